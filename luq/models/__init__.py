@@ -1,0 +1,1 @@
+"""Models: the registry, architecture adapters, loading, and the embedded model."""

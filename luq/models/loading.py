@@ -1,0 +1,118 @@
+"""Loading models: offline first, the same code path for the embedded model and hub models.
+
+A name resolves, in order, to: a tiny model built from a config; the embedded folder; a
+local ``save_pretrained`` folder; a hub id (from the local cache first; downloading only when
+``HF_HUB_OFFLINE`` is not set). ``trust_remote_code`` is never turned on by default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor, PretrainedConfig
+
+from luq.models.adapters import ArchAdapter, adapter_for
+from luq.models.registry import ASSETS, get_entry
+from luq.models.tiny import TINY_CONFIGS, tiny_config
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says why and what to do."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for LUQ: the module, its processor (None for tiny models) and adapter."""
+
+    name: str
+    model: nn.Module
+    processor: object | None
+    adapter: ArchAdapter
+
+
+def default_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """bf16 (or fp16) on GPU; fp32 on CPU, where bf16 matmuls are several times slower."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def resolve_config(name: str, trust_remote_code: bool = False) -> PretrainedConfig:
+    """A model's config without its weights: tiny, shipped copy, local folder, or hub."""
+    if name in TINY_CONFIGS:
+        return tiny_config(name)
+    entry = get_entry(name)
+    if entry is not None and entry.local_path is not None:
+        name = str(entry.local_path)
+    elif entry is not None and entry.config_file:
+        path = ASSETS / "configs" / entry.config_file
+        if path.exists():
+            data = json.loads(path.read_text())
+            return AutoConfig.for_model(data.pop("model_type"), **data)
+    try:
+        return AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(_load_hint(name, err)) from None
+
+
+def build_meta_model(name: str) -> nn.Module:
+    """The model's module tree on the meta device: shapes only, no memory, no download."""
+    config = resolve_config(name)
+    with torch.device("meta"):
+        return AutoModelForImageTextToText.from_config(config)
+
+
+def load_model(name: str, device: torch.device | str | None = None,
+               dtype: torch.dtype | None = None, trust_remote_code: bool = False,
+               seed: int = 0) -> LoadedModel:
+    """Loads a model (and its processor) by registry name, local path or hub id.
+
+    Args:
+        name: ``embedded``, a tiny model name, a ``save_pretrained`` folder, or a hub id.
+        device: defaults to the GPU when present.
+        dtype: defaults to fp32 on CPU, bf16/fp16 on GPU.
+        trust_remote_code: only for checkpoints you trust; off by default.
+        seed: initialisation seed of tiny random models.
+
+    Raises:
+        ModelLoadError: with what to do (e.g. "needs a download; you are offline").
+    """
+    device = torch.device(device) if device is not None else default_device()
+    dtype = dtype or default_dtype(device)
+    if name in TINY_CONFIGS:
+        torch.manual_seed(seed)
+        model = AutoModelForImageTextToText.from_config(tiny_config(name)).to(device, dtype)
+        return LoadedModel(name, model.eval(), None, adapter_for(model))
+    entry = get_entry(name)
+    source = str(entry.local_path) if entry is not None and entry.local_path else name
+    kwargs = {"trust_remote_code": trust_remote_code, "dtype": dtype}
+    if device.type == "cuda" and torch.cuda.device_count() > 1:
+        kwargs["device_map"] = "auto"  # accelerate spreads a large model over the GPUs
+    try:
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=trust_remote_code)
+        model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+    except (OSError, ValueError, ImportError) as err:
+        raise ModelLoadError(_load_hint(name, err)) from None
+    if "device_map" not in kwargs:
+        model = model.to(device)
+    return LoadedModel(name, model.eval(), processor, adapter_for(model))
+
+
+def _load_hint(name: str, err: Exception) -> str:
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    if Path(name).exists():
+        return f"could not load the folder {name!r}: {err}"
+    why = "HF_HUB_OFFLINE is set" if offline else "it is not in the local cache and the hub " \
+          "could not be reached"
+    return (f"cannot load {name!r}: {why}. Hub checkpoints need a download the first time "
+            f"(run once with network, or pass a local save_pretrained folder). ({err})")

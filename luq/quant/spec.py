@@ -1,0 +1,101 @@
+"""QuantSpec: how one weight matrix is stored, and QuantizedWeight: the stored result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """How to quantize a linear layer's weight.
+
+    Hashable, so it keys the cache of quantized layer variants.
+
+    Attributes:
+        method: registry name: ``rtn``, ``gptq``, ``awq``, ``billm`` or ``fp16`` (kept).
+        bits: nominal code width (``billm`` is 1; ``fp16`` is 16). Effective bits, with
+            scales and bitmaps included, come from the stored tensors.
+        group_size: input columns sharing one scale/zero; 0 means one group per row
+            (per-channel).
+        damp: GPTQ dampening, as a fraction of the Hessian's mean diagonal.
+        act_order: GPTQ processes columns by descending Hessian diagonal (static groups).
+        salient_fraction: ``billm``: share of input columns binarized twice (residual).
+        split: ``billm``: binarize the other weights with two magnitude-split scales; costs a
+            membership bit per weight.
+    """
+
+    method: str = "rtn"
+    bits: int = 4
+    group_size: int = 64
+    damp: float = 0.01
+    act_order: bool = False
+    salient_fraction: float = 0.05
+    split: bool = True
+
+    def __post_init__(self) -> None:
+        from luq.quant.registry import get_method  # the registry validates names and widths
+
+        method = get_method(self.method)
+        if self.bits not in method.supported_bits:
+            raise ValueError(
+                f"{self.method} does not support {self.bits} bits; "
+                f"supported: {', '.join(map(str, method.supported_bits))}"
+            )
+        if self.group_size < 0:
+            raise ValueError(f"group_size must be >= 0 (0 = per-channel), got {self.group_size}")
+        if not 0.0 < self.damp < 1.0:
+            raise ValueError(f"damp must lie in (0, 1), got {self.damp}")
+        if not 0.0 <= self.salient_fraction < 1.0:
+            raise ValueError(f"salient_fraction must lie in [0, 1), got {self.salient_fraction}")
+
+    @property
+    def label(self) -> str:
+        """Short human name, e.g. ``rtn-4b-g64`` or ``fp16``."""
+        if self.method == "fp16":
+            return "fp16"
+        group = f"g{self.group_size}" if self.group_size else "pc"
+        return f"{self.method}-{self.bits}b-{group}"
+
+    def groups(self, in_features: int) -> int:
+        """Number of column groups of a row with ``in_features`` inputs."""
+        size = self.group_size or in_features
+        if in_features % size:
+            raise ValueError(
+                f"group_size {size} does not divide in_features {in_features}; "
+                "choose a divisor or 0 for per-channel"
+            )
+        return in_features // size
+
+
+@dataclass
+class QuantizedWeight:
+    """A weight matrix as stored: packed codes plus metadata tensors.
+
+    Attributes:
+        spec: how it was quantized.
+        shape: ``(out_features, in_features)`` of the original weight.
+        tensors: every stored tensor by name (packed codes, scales, zeros, bitmaps). Its
+            bytes are the weight's memory: nothing else is kept.
+    """
+
+    spec: QuantSpec
+    shape: tuple[int, int]
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all stored tensors."""
+        return sum(t.numel() * t.element_size() for t in self.tensors.values())
+
+    @property
+    def effective_bits(self) -> float:
+        """Stored bits per weight, metadata included."""
+        return self.nbytes * 8 / (self.shape[0] * self.shape[1])
+
+    def dequantize(self) -> torch.Tensor:
+        """The float32 weight this storage represents."""
+        from luq.quant.registry import get_method
+
+        return get_method(self.spec.method).dequantize(self)
