@@ -29,3 +29,20 @@ def tiny_llava():
     from luq.models.loading import load_model
 
     return load_model("tiny-random-llava", device="cpu")
+
+
+def tiny_inputs(n_text: int = 6, seed: int = 0, with_image: bool = True) -> dict:
+    """Hand-built inputs for the tiny LLaVA: 16 image tokens (32x32 image, patch 8) + text."""
+    from luq.models.tiny import TINY_IMAGE_TOKEN
+
+    g = torch.Generator().manual_seed(seed)
+    text = torch.randint(3, 200, (n_text,), generator=g)
+    if not with_image:
+        return {"input_ids": torch.cat([torch.tensor([1]), text]).unsqueeze(0)}
+    ids = torch.cat([torch.tensor([1]), torch.full((16,), TINY_IMAGE_TOKEN), text]).unsqueeze(0)
+    return {"input_ids": ids, "pixel_values": torch.randn(1, 3, 32, 32, generator=g)}
+
+
+@pytest.fixture
+def tiny_batches():
+    return [tiny_inputs(seed=i, with_image=i % 3 != 2) for i in range(6)]
