@@ -41,6 +41,67 @@ def cmd_memory(args: argparse.Namespace) -> dict:
     return {"model": args.model, "plan": plan.order, "layers": len(layout.blocks), **report}
 
 
+def _progress(done: int, total: int, message: str) -> None:
+    print(f"\r[{done}/{total}] {message[:60]:<60}", end="" if done < total else "\n",
+          file=sys.stderr)
+
+
+def cmd_profile(args: argparse.Namespace) -> dict:
+    from luq.calibration import CalibrationConfig
+    from luq.models.loading import load_model
+    from luq.pipeline import run_profile
+    from luq.profile import EntropyConfig
+
+    loaded = load_model(args.model)
+    calib = CalibrationConfig(args.samples, args.alpha, args.seed)
+    config = EntropyConfig(args.estimator, args.clusters, args.bins,
+                           max_tokens=args.max_tokens, linears=args.linears, seed=args.seed)
+    profile = run_profile(loaded, calib, config, progress=_progress,
+                          use_cache=not args.no_cache)
+    result = profile.to_dict()
+    if args.sensitivity:
+        from luq.pipeline import add_sensitivity
+
+        result = add_sensitivity(loaded, result, calib, _low_spec(args), _high_spec(args),
+                                 labelled=args.labelled, progress=_progress)
+    _write(args.out, result)
+    return {"out": args.out, "layers": len(result["layers"]), "seconds": result["seconds"]}
+
+
+def _low_spec(args):
+    return _spec(args, "low")
+
+
+def _high_spec(args):
+    return _spec(args, "high")
+
+
+def cmd_plan(args: argparse.Namespace) -> dict:
+    from luq.memory import model_layout
+    from luq.models.loading import build_meta_model
+    from luq.pipeline import select_plan
+    from luq.profile import EntropyProfile
+
+    profile = EntropyProfile.from_dict(json.loads(open(args.profile).read()))
+    layout = model_layout(build_meta_model(args.model or profile.model))
+    scores = None
+    if args.order == "sensitivity":
+        scores = [layer.get("sensitivity_kl") for layer in profile.extra.get("sensitivity", [])]
+    sel = select_plan(layout, profile, int(args.budget_mb * 1e6), _high_spec(args),
+                      _low_spec(args), args.order, args.modality, scores or None, args.seed,
+                      profile.model)
+    out = sel.plan.to_dict()
+    out.update(n_low=sel.n_low, memory=sel.memory.to_dict())
+    _write(args.out, out)
+    return {"out": args.out, "n_low": sel.n_low, "memory_bytes": sel.plan.memory_bytes,
+            "avg_bits": sel.plan.avg_bits, "note": sel.note}
+
+
+def _write(path: str, data: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m luq", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +112,42 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_args(p, "", "rtn", 4, 64, "uniform")
     p.add_argument("--plan", help="a BitPlan JSON file instead of a uniform setting")
     p.set_defaults(func=cmd_memory)
+
+    p = sub.add_parser("profile", help="per-layer activation entropy, image vs text tokens")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--samples", type=int, default=64, help="calibration prompts (default 64)")
+    p.add_argument("--alpha", type=float, default=0.5,
+                   help="share of image+question prompts; the rest are text-only (default 0.5)")
+    p.add_argument("--estimator", default="kmeans", choices=["kmeans", "hist", "hist-clip"])
+    p.add_argument("--clusters", type=int, default=100, help="k-means K (default 100)")
+    p.add_argument("--bins", type=int, default=256, help="histogram bins (default 256)")
+    p.add_argument("--max-tokens", type=int, default=2048,
+                   help="token vectors kept per layer and modality (default 2048)")
+    p.add_argument("--linears", action="store_true", help="also profile each linear")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="also measure each layer's damage when it alone goes ultra-low")
+    _add_spec_args(p, "low", "billm", 1, 32, "ultra-low (for --sensitivity)")
+    _add_spec_args(p, "high", "rtn", 4, 32, "high (for --sensitivity)")
+    p.add_argument("--labelled", type=int, default=100,
+                   help="labelled questions for sensitivity_acc (embedded data; 0 = none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("plan", help="greedy LUQ plan under a memory budget")
+    p.add_argument("--profile", required=True, help="JSON written by `profile`")
+    p.add_argument("--model", help="defaults to the profile's model")
+    p.add_argument("--budget-mb", type=float, required=True, help="total weight memory, MB")
+    _add_spec_args(p, "low", "billm", 1, 32, "ultra-low")
+    _add_spec_args(p, "high", "rtn", 4, 32, "high")
+    p.add_argument("--order", default="entropy",
+                   choices=["entropy", "entropy-desc", "random", "depth", "sensitivity"])
+    p.add_argument("--modality", default="all", choices=["all", "image", "text"],
+                   help="which entropy orders the layers (default: all tokens)")
+    p.add_argument("--seed", type=int, default=0, help="for --order random")
+    p.add_argument("--out", required=True, help="BitPlan JSON file to write")
+    p.set_defaults(func=cmd_plan)
     return parser
 
 
