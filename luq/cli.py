@@ -97,6 +97,58 @@ def cmd_plan(args: argparse.Namespace) -> dict:
             "avg_bits": sel.plan.avg_bits, "note": sel.note}
 
 
+def _test_rows(n: int):
+    from luq.data import load_split
+
+    return load_split("test", n)
+
+
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from luq.evaluation import evaluate
+    from luq.memory import model_layout, plan_memory
+    from luq.models.loading import load_model
+    from luq.pipeline import evaluate_plan, variant_cache
+    from luq.plan import BitPlan
+    from luq.quant.spec import QuantSpec
+
+    loaded = load_model(args.model)
+    layout = model_layout(loaded.model, loaded.adapter)
+    rows = _test_rows(args.n)
+    if args.plan:
+        plan = BitPlan.load(args.plan)
+        result = evaluate_plan(loaded, variant_cache(loaded, plan.specs()), plan, rows)
+    else:
+        plan = BitPlan.uniform(layout.block_names, QuantSpec("fp16", 16, 0))
+        result = evaluate(loaded.model, loaded.processor, rows)
+    report = plan_memory(layout, plan)
+    return {"model": args.model, **result.to_dict(), "memory_bytes": report.total_bytes,
+            "avg_bits": round(report.avg_bits, 4)}
+
+
+def cmd_sweep(args: argparse.Namespace) -> dict:
+    from luq.calibration import CalibrationConfig
+    from luq.models.loading import load_model
+    from luq.pipeline import run_profile, sweep
+    from luq.profile import EntropyConfig
+
+    loaded = load_model(args.model)
+    calib = CalibrationConfig(args.samples, args.alpha)
+    profile = run_profile(loaded, calib, EntropyConfig(args.estimator), progress=_progress)
+    sensitivity = None
+    orders = list(args.orders)
+    if "sensitivity" in orders:
+        from luq.pipeline import add_sensitivity
+
+        sens = add_sensitivity(loaded, profile.to_dict(), calib, _low_spec(args),
+                               _high_spec(args), progress=_progress)
+        sensitivity = [layer["sensitivity_kl"] for layer in sens["layers"]]
+    result = sweep(loaded, profile, _high_spec(args), _low_spec(args), _test_rows(args.n),
+                   orders, args.random_seeds, sensitivity, calibration=calib,
+                   progress=_progress)
+    _write(args.out, result)
+    return {"out": args.out, "points": len(result["points"]), "full": result["full"]}
+
+
 def _write(path: str, data: dict) -> None:
     with open(path, "w") as f:
         json.dump(data, f, indent=2)
@@ -148,6 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="for --order random")
     p.add_argument("--out", required=True, help="BitPlan JSON file to write")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("eval", help="exact-match accuracy on the embedded test split")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--plan", help="BitPlan JSON to apply first (default: full precision)")
+    p.add_argument("--n", type=int, default=200, help="test questions (default 200)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("sweep", help="memory-vs-accuracy curve for every order")
+    p.add_argument("--model", default="embedded")
+    p.add_argument("--n", type=int, default=200, help="test questions per point (default 200)")
+    _add_spec_args(p, "low", "billm", 1, 32, "ultra-low")
+    _add_spec_args(p, "high", "rtn", 4, 32, "high")
+    p.add_argument("--orders", nargs="+", default=["entropy", "entropy-desc", "random", "depth"],
+                   choices=["entropy", "entropy-desc", "random", "depth", "sensitivity"])
+    p.add_argument("--random-seeds", type=int, default=5)
+    p.add_argument("--samples", type=int, default=64, help="calibration prompts")
+    p.add_argument("--alpha", type=float, default=0.5, help="calibration mix")
+    p.add_argument("--estimator", default="kmeans", choices=["kmeans", "hist", "hist-clip"])
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

@@ -1,0 +1,47 @@
+"""The model picker above the tabs."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from components.workbench import MODELS
+from luq.models.loading import ModelLoadError
+from luq.models.registry import EMBEDDED_NAME, REGISTRY, model_names
+
+EMBEDDED_HELP = (
+    "**Embedded model**: a tiny LLaVA (CLIP tower + Llama decoder, 12 layers) trained by this "
+    "project on 64x64 pictures of 1-3 coloured shapes. It answers one word about **colour** "
+    "(red, green, blue, yellow, purple, orange), **shape** (circle, square, triangle, cross), "
+    "**count** (one, two, three), **position** (left, middle, right) and **size** (small, "
+    "large) - nothing else.")
+
+
+def describe(name: str) -> str:
+    entry = REGISTRY.get(name)
+    text = EMBEDDED_HELP if name == EMBEDDED_NAME else (entry.description if entry else name)
+    return f"{text}\n\nLoaded models: {', '.join(MODELS.names()) or 'none yet'}."
+
+
+def switch_model(name: str, current: str) -> tuple[str, str, str]:
+    """Loads ``name``; on failure keeps ``current`` and says why (the app stays usable)."""
+    name = (name or "").strip()
+    if not name:
+        raise gr.Error("Choose a model.")
+    try:
+        MODELS.get(name)
+    except (ModelLoadError, ValueError) as err:
+        raise gr.Error(f"Could not load {name}: {err} The app stays on {current}.") from None
+    return name, name, describe(name)
+
+
+def build_model_picker() -> tuple[gr.Dropdown, gr.State]:
+    """The picker and the session's current model name."""
+    with gr.Row():
+        picker = gr.Dropdown(model_names(), value=EMBEDDED_NAME, label="Model",
+                             allow_custom_value=True, scale=2,
+                             info="Hub checkpoints need network the first time.")
+        info = gr.Markdown(describe(EMBEDDED_NAME))
+    current = gr.State(EMBEDDED_NAME)
+    picker.input(switch_model, [picker, current], [picker, current, info],
+                 api_name="load_model", concurrency_id="model")
+    return picker, current

@@ -1,0 +1,90 @@
+"""The embedded model: a tiny LLaVA (CLIP tower + projector + Llama decoder) built from nothing.
+
+Everything a hub checkpoint has is made here: a word-level tokenizer, a CLIP image
+processor, a ``LlavaProcessor`` with a chat template, and a ``LlavaConfig``. Training is in
+``luq.models.train_embedded``; the trained folder ships in ``assets/embedded``.
+"""
+
+from __future__ import annotations
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from transformers import (
+    CLIPImageProcessorPil,
+    CLIPVisionConfig,
+    LlamaConfig,
+    LlavaConfig,
+    LlavaProcessor,
+    PreTrainedTokenizerFast,
+)
+
+from luq.data.render import COLORS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES
+from luq.data.shapes import COUNT_WORDS, text_prompts
+from luq.models.registry import ASSETS
+
+EMBEDDED_DIR = ASSETS / "embedded"
+PATCH_SIZE = 8
+IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2  # CLS dropped ("default" feature strategy)
+SPECIAL = ["<pad>", "<unk>", "<bos>", "<eos>", "<image>"]
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}user :"
+    "{% for c in message['content'] %}"
+    "{% if c['type'] == 'image' %} <image>{% else %} {{ c['text'] }}{% endif %}"
+    "{% endfor %} "
+    "{% else %}assistant :"
+    "{% for c in message['content'] %} {{ c['text'] }}{% endfor %} <eos> "
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}assistant :{% endif %}"
+)
+
+
+def vocabulary() -> list[str]:
+    """Every word the model reads or writes, special tokens first."""
+    words = {"user", ":", "assistant", ",", "?", ".", "describe", "image", "the"}
+    words |= {*COLORS, *SHAPES, *SIZES, *POSITIONS, *COUNT_WORDS}
+    for prompt in text_prompts():
+        words |= set(prompt.split())
+    return SPECIAL + sorted(words - set(SPECIAL))
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """Word-level tokenizer: lowercase, split on whitespace and punctuation, ``<bos>`` first."""
+    vocab = {w: i for i, w in enumerate(vocabulary())}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", vocab["<bos>"])])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>",
+                                   bos_token="<bos>", eos_token="<eos>",
+                                   extra_special_tokens={"image_token": "<image>"})
+    fast.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    return fast
+
+
+def build_processor() -> LlavaProcessor:
+    """Tokenizer + CLIP image processor (64x64, CLIP normalisation) + chat template."""
+    image_processor = CLIPImageProcessorPil(
+        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        do_center_crop=True, do_convert_rgb=True)
+    return LlavaProcessor(image_processor=image_processor, tokenizer=build_tokenizer(),
+                          patch_size=PATCH_SIZE, vision_feature_select_strategy="default",
+                          num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE,
+                          image_token="<image>")
+
+
+def build_config(vocab_size: int, image_token_id: int, pad_id: int, bos_id: int,
+                 eos_id: int, layers: int = 12, hidden: int = 128,
+                 intermediate: int = 256) -> LlavaConfig:
+    """The tiny LLaVA: CLIP tower 128 x 4 layers (patch 8 on 64x64), Llama decoder."""
+    vision = CLIPVisionConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=4,
+                              num_attention_heads=4, image_size=IMAGE_SIZE,
+                              patch_size=PATCH_SIZE, projection_dim=128)
+    text = LlamaConfig(hidden_size=hidden, intermediate_size=intermediate,
+                       num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,
+                       vocab_size=vocab_size, max_position_embeddings=128,
+                       pad_token_id=pad_id, bos_token_id=bos_id, eos_token_id=eos_id,
+                       tie_word_embeddings=False)
+    return LlavaConfig(vision_config=vision, text_config=text, image_token_id=image_token_id,
+                       projector_hidden_act="gelu", vision_feature_select_strategy="default",
+                       vision_feature_layer=-1, pad_token_id=pad_id)

@@ -1,0 +1,69 @@
+"""What a person sees: the app in headless Debian chromium, driven by Playwright.
+
+Screenshots land in ``test-artifacts/`` for a human to look at.
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from luq.models.registry import ASSETS
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
+                                reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def test_heatmaps_appear_on_load(page):
+    page.get_by_text("LUQ order").wait_for(timeout=90_000)
+    assert page.locator(".js-plotly-plot").count() >= 2
+    page.screenshot(path=ARTIFACTS / "1-entropy.png", full_page=True)
+
+
+def test_budget_slider_changes_plan_and_memory(page):
+    page.get_by_role("tab", name="Budget").click()
+    summary = page.get_by_text(re.compile(r"Memory \d+\.\d+ MB"))
+    summary.wait_for(timeout=90_000)
+    before = summary.inner_text()
+    box = page.get_by_label("number input for Memory budget", exact=False)
+    from tests.components.test_app_api import LO
+
+    box.fill(f"{LO + 0.01:.3f}")
+    box.blur()  # the number box releases the slider on blur
+    page.wait_for_function(
+        "before => [...document.querySelectorAll('.prose, .md')].some(e => "
+        "/Memory \\d+\\.\\d+ MB/.test(e.innerText) && !e.innerText.includes(before))",
+        arg=before[:60], timeout=90_000)
+    after = page.get_by_text(re.compile(r"Memory \d+\.\d+ MB")).inner_text()
+    assert after != before
+    page.screenshot(path=ARTIFACTS / "2-budget.png", full_page=True)
+
+
+def test_arena_gives_three_answers(page):
+    page.get_by_role("tab", name="VQA arena").click()
+    example = sorted((ASSETS / "examples").glob("*.png"))[2]
+    page.locator("input[type=file]").first.set_input_files(str(example))
+    page.get_by_label("Question").fill("how many objects are there ?")
+    page.get_by_role("button", name="Ask all three").click()
+    page.get_by_text("MB of weights").nth(2).wait_for(timeout=90_000)
+    texts = page.get_by_text("MB of weights").all_inner_texts()
+    assert len(texts) == 3
+    page.screenshot(path=ARTIFACTS / "3-arena.png", full_page=True)
