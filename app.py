@@ -34,4 +34,4 @@ def build_demo() -> gr.Blocks:
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=CONCURRENCY).launch()
+    demo.queue(default_concurrency_limit=CONCURRENCY).launch(show_error=True)

@@ -21,6 +21,19 @@ MAX_QUESTION = 200
 EXAMPLES = sorted((ASSETS / "examples").glob("*.png"))
 
 
+class UploadedImage(gr.Image):
+    """``gr.Image`` that hands a file it cannot decode to the handler as a path, so the
+    handler's reader gives the user a clear message instead of a generic server error."""
+
+    is_template = True  # rendered by the frontend's Image component
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception:  # noqa: BLE001 - any decoding failure is reported by load_image
+            return getattr(payload, "path", None)
+
+
 def _card(title: str, answer: str, ms: float, mb: float) -> str:
     return f"### {title}\n## {answer or '(no answer)'}\n{ms:.0f} ms · {mb:.2f} MB of weights"
 
@@ -71,7 +84,7 @@ def build_arena_panel(model: gr.State, budget, low, high, order) -> None:
     gr.Markdown(EMBEDDED_HELP + "\n\nThe LUQ model uses the plan of the Budget tab's slider.")
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(type="filepath", label="Image", height=256,
+            image = UploadedImage(type="filepath", label="Image", height=256,
                              sources=["upload", "clipboard"])
             question = gr.Textbox(label="Question", value="what color is the circle ?",
                                   max_lines=2)

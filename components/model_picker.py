@@ -19,7 +19,7 @@ EMBEDDED_HELP = (
 def describe(name: str) -> str:
     entry = REGISTRY.get(name)
     text = EMBEDDED_HELP if name == EMBEDDED_NAME else (entry.description if entry else name)
-    return f"{text}\n\nLoaded models: {', '.join(MODELS.names()) or 'none yet'}."
+    return text
 
 
 def switch_model(name: str, current: str) -> tuple[str, str, str]:

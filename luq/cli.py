@@ -33,12 +33,42 @@ def cmd_memory(args: argparse.Namespace) -> dict:
     from luq.plan import BitPlan
 
     layout = model_layout(build_meta_model(args.model))
+    if args.budget_mb is not None:
+        return _memory_budget(args, layout)
     if args.plan:
         plan = BitPlan.load(args.plan)
     else:
         plan = BitPlan.uniform(layout.block_names, _spec(args))
-    report = plan_memory(layout, plan).to_dict()
+    report = plan_memory(layout, plan, _parts(args)).to_dict()
     return {"model": args.model, "plan": plan.order, "layers": len(layout.blocks), **report}
+
+
+def _parts(args: argparse.Namespace) -> dict | None:
+    if not args.embed_bits:
+        return None
+    from luq.quant.spec import QuantSpec
+
+    spec = QuantSpec("rtn", args.embed_bits, 64)  # 64 divides every supported hidden size
+    return {"embeddings": spec, "lm_head": spec}
+
+
+def _memory_budget(args: argparse.Namespace, layout) -> dict:
+    """How many blocks must go ultra-low to fit the budget (blocks of a model are the same
+    size, so the count does not depend on which; which ones needs a profile)."""
+    from luq.select import greedy_select
+
+    high, low = _spec(args), _spec(args, "low")
+    sel = greedy_select(layout, layout.block_names, high, low, int(args.budget_mb * 1e6),
+                        order_name="depth", model=args.model, parts=_parts(args))
+    sizes = {b.linear_params for b in layout.blocks}
+    return {"model": args.model, "budget_bytes": int(args.budget_mb * 1e6),
+            "layers": len(layout.blocks), "n_low": sel.n_low, "high": high.label,
+            "low": low.label, **sel.memory.to_dict(),
+            "which_layers": "needs a profile: python -m luq profile --model ... then "
+                            "python -m luq plan --profile ... --budget-mb ..."
+                            + ("" if len(sizes) == 1 else " (blocks differ in size: the count "
+                               "assumes depth order)"),
+            "note": sel.note}
 
 
 def _progress(done: int, total: int, message: str) -> None:
@@ -163,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="registry name, local folder or hub id")
     _add_spec_args(p, "", "rtn", 4, 64, "uniform")
     p.add_argument("--plan", help="a BitPlan JSON file instead of a uniform setting")
+    p.add_argument("--budget-mb", type=float,
+                   help="how many blocks must go ultra-low (--low-*) to fit this budget")
+    _add_spec_args(p, "low", "billm", 1, 0, "ultra-low (with --budget-mb)")
+    p.add_argument("--embed-bits", type=int, default=0,
+                   help="also store embeddings and lm_head with RTN at these bits (group "
+                        "64), as llama.cpp deployments do; 0 keeps them in fp16")
     p.set_defaults(func=cmd_memory)
 
     p = sub.add_parser("profile", help="per-layer activation entropy, image vs text tokens")

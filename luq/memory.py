@@ -18,6 +18,7 @@ from torch import nn
 from luq.models.adapters import ArchAdapter, adapter_for
 from luq.plan import BitPlan
 from luq.quant.registry import FP_BYTES, weight_nbytes
+from luq.quant.spec import QuantSpec
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class ModelLayout:
     model_type: str
     blocks: tuple[BlockLayout, ...]
     fp_params: tuple[tuple[str, int], ...]  # (category, value count) outside the blocks
+    matrices: tuple[tuple[str, tuple[int, int]], ...] = ()  # embeddings / lm_head shapes
 
     @property
     def block_names(self) -> list[str]:
@@ -103,15 +105,29 @@ def model_layout(model: nn.Module, adapter: ArchAdapter | None = None) -> ModelL
                 other += p.numel()
         blocks.append(BlockLayout(name, tuple(linears), other))
     fp: dict[str, int] = {}
+    matrices = []
     for pname, p in model.named_parameters():  # tied weights are listed once
         category = adapter.category(pname)
         if category != "decoder":
             fp[category] = fp.get(category, 0) + p.numel()
-    return ModelLayout(adapter.model_type, tuple(blocks), tuple(sorted(fp.items())))
+        if category in QUANTIZABLE_PARTS and p.dim() == 2:
+            matrices.append((category, tuple(p.shape)))
+    return ModelLayout(adapter.model_type, tuple(blocks), tuple(sorted(fp.items())),
+                       tuple(matrices))
 
 
-def plan_memory(layout: ModelLayout, plan: BitPlan) -> MemoryReport:
+QUANTIZABLE_PARTS = ("embeddings", "lm_head")
+
+
+def plan_memory(layout: ModelLayout, plan: BitPlan,
+                parts: dict[str, QuantSpec] | None = None) -> MemoryReport:
     """Prices ``plan`` on ``layout``.
+
+    Args:
+        layout: the model's shapes.
+        plan: the decoder blocks' settings.
+        parts: optionally, a setting for ``embeddings`` and/or ``lm_head`` (kept in fp16
+            otherwise), for what-if estimates closer to llama.cpp deployments.
 
     Raises:
         ValueError: the plan does not name exactly the layout's decoder blocks.
@@ -131,6 +147,12 @@ def plan_memory(layout: ModelLayout, plan: BitPlan) -> MemoryReport:
     breakdown["decoder_other"] = sum(b.other_params for b in layout.blocks) * FP_BYTES
     for category, count in layout.fp_params:
         breakdown[category] = count * FP_BYTES
+    for category, spec in (parts or {}).items():
+        if category not in QUANTIZABLE_PARTS:
+            raise ValueError(f"only {', '.join(QUANTIZABLE_PARTS)} can be quantized here")
+        for cat, shape in layout.matrices:
+            if cat == category:
+                breakdown[cat] += weight_nbytes(shape, spec) - shape[0] * shape[1] * FP_BYTES
     fp_bytes = sum(v for k, v in breakdown.items() if not k.startswith("decoder_")) \
         + breakdown["decoder_other"]
     linear_params = layout.decoder_linear_params

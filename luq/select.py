@@ -63,17 +63,19 @@ class Selection:
 
 
 def mixed_plan(layout: ModelLayout, high: QuantSpec, low: QuantSpec, low_names: Sequence[str],
-               order: str, model: str = "") -> tuple[BitPlan, MemoryReport]:
+               order: str, model: str = "", parts: dict | None = None
+               ) -> tuple[BitPlan, MemoryReport]:
     """The plan with ``low_names`` ultra-low and the rest high, priced."""
     plan = BitPlan.mixed(layout.block_names, high, low, low_names, order=order, model=model)
-    report = plan_memory(layout, plan)
+    report = plan_memory(layout, plan, parts)
     return plan.with_summary(report.total_bytes, report.avg_bits), report
 
 
-def budget_range(layout: ModelLayout, high: QuantSpec, low: QuantSpec) -> tuple[int, int]:
+def budget_range(layout: ModelLayout, high: QuantSpec, low: QuantSpec,
+                 parts: dict | None = None) -> tuple[int, int]:
     """(all blocks ultra-low, all blocks high) total bytes."""
-    lo = plan_memory(layout, BitPlan.uniform(layout.block_names, low)).total_bytes
-    hi = plan_memory(layout, BitPlan.uniform(layout.block_names, high)).total_bytes
+    lo = plan_memory(layout, BitPlan.uniform(layout.block_names, low), parts).total_bytes
+    hi = plan_memory(layout, BitPlan.uniform(layout.block_names, high), parts).total_bytes
     return lo, hi
 
 
@@ -87,6 +89,7 @@ def greedy_select(
     min_accuracy: float | None = None,
     order_name: str = "custom",
     model: str = "",
+    parts: dict | None = None,
 ) -> Selection:
     """Moves blocks from ``high`` to ``low`` in ``ordered`` order until a threshold is met.
 
@@ -101,6 +104,7 @@ def greedy_select(
         min_accuracy: the performance threshold.
         order_name: recorded in the plan.
         model: recorded in the plan.
+        parts: settings of embeddings / lm_head for the memory count (fp16 otherwise).
 
     Raises:
         ValueError: the budget is below what the all-ultra-low plan needs (the message gives
@@ -110,7 +114,7 @@ def greedy_select(
         raise ValueError("give a memory budget, or an evaluate callback with min_accuracy")
     if sorted(ordered) != sorted(layout.block_names):
         raise ValueError("the order must name every decoder block exactly once")
-    minimum, maximum = budget_range(layout, high, low)
+    minimum, maximum = budget_range(layout, high, low, parts)
     if budget_bytes is not None and budget_bytes < minimum:
         raise ValueError(f"a budget of {budget_bytes / 1e6:.3f} MB is below the "
                          f"{minimum / 1e6:.3f} MB that every block at {low.label} needs; "
@@ -118,7 +122,7 @@ def greedy_select(
     check = evaluate is not None and min_accuracy is not None
     low_names: list[str] = []
     note = ""
-    plan, report = mixed_plan(layout, high, low, low_names, order_name, model)
+    plan, report = mixed_plan(layout, high, low, low_names, order_name, model, parts)
     accuracy = evaluate(plan) if check else None
     trace = [{"n_low": 0, "memory_bytes": report.total_bytes, "accuracy": accuracy}]
     if budget_bytes is not None and budget_bytes >= maximum:
@@ -128,7 +132,7 @@ def greedy_select(
         if budget_bytes is not None and report.total_bytes <= budget_bytes:
             break  # memory threshold met
         cand_plan, cand_report = mixed_plan(layout, high, low, [*low_names, name], order_name,
-                                            model)
+                                            model, parts)
         if check:
             acc = evaluate(cand_plan)
             if acc < min_accuracy:

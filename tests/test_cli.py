@@ -24,3 +24,23 @@ def test_memory_tiny_model_json():
 def test_memory_bad_bits_is_a_clear_error():
     r = _run("memory", "--model", "tiny-random-llava", "--bits", "9")
     assert r.returncode == 2 and "supported" in r.stderr
+
+
+def test_memory_of_hub_models_from_shipped_configs():
+    r = _run("memory", "--model", "llava-hf/llava-1.5-7b-hf", "--budget-mb", "3500",
+             "--group-size", "128")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["total_bytes"] <= 3500e6 and out["layers"] == 32
+    assert 0 < out["n_low"] < 32 and "needs a profile" in out["which_layers"]
+    assert "avg_bits" in out
+
+
+def test_budget_below_minimum_names_it_and_embed_bits_close_the_gap():
+    args = ["memory", "--model", "Qwen/Qwen2.5-VL-7B-Instruct", "--budget-mb", "5000",
+            "--group-size", "128"]
+    r = _run(*args)
+    assert r.returncode == 2 and "smallest possible plan" in r.stderr
+    r = _run(*args, "--embed-bits", "4")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["total_bytes"] <= 5000e6

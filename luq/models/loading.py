@@ -18,7 +18,7 @@ from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor,
 
 from luq.models.adapters import ArchAdapter, adapter_for
 from luq.models.registry import ASSETS, get_entry
-from luq.models.tiny import TINY_CONFIGS, tiny_config
+from luq.models.tiny import TINY_CONFIGS, tiny_config, tiny_processor
 
 
 class ModelLoadError(RuntimeError):
@@ -27,7 +27,7 @@ class ModelLoadError(RuntimeError):
 
 @dataclass
 class LoadedModel:
-    """A model ready for LUQ: the module, its processor (None for tiny models) and adapter."""
+    """A model ready for LUQ: the module, its processor and its adapter."""
 
     name: str
     model: nn.Module
@@ -92,7 +92,7 @@ def load_model(name: str, device: torch.device | str | None = None,
     if name in TINY_CONFIGS:
         torch.manual_seed(seed)
         model = AutoModelForImageTextToText.from_config(tiny_config(name)).to(device, dtype)
-        return LoadedModel(name, model.eval(), None, adapter_for(model))
+        return LoadedModel(name, model.eval(), tiny_processor(name), adapter_for(model))
     entry = get_entry(name)
     source = str(entry.local_path) if entry is not None and entry.local_path else name
     kwargs = {"trust_remote_code": trust_remote_code, "dtype": dtype}

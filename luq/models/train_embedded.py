@@ -99,14 +99,19 @@ def lr_at(step: int, total: int, peak: float, warmup: int = 50) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def train(out: Path, seed: int, steps: tuple[int, int, int], batch: int, log) -> dict:
+def train(out: Path, seed: int, steps: tuple[int, int, int], batch: int, log,
+          init: Path | None = None, joint_lr: float = 5e-4) -> dict:
     torch.manual_seed(seed)
     rng = random.Random(seed)
     processor = build_processor()
     tok = processor.tokenizer
-    config = build_config(len(tok), tok.convert_tokens_to_ids("<image>"), tok.pad_token_id,
-                          tok.bos_token_id, tok.eos_token_id)
-    model = LlavaForConditionalGeneration(config)
+    if init is not None:  # continue training a saved model
+        model = LlavaForConditionalGeneration.from_pretrained(init, dtype=torch.float32)
+        config = model.config
+    else:
+        config = build_config(len(tok), tok.convert_tokens_to_ids("<image>"),
+                              tok.pad_token_id, tok.bos_token_id, tok.eos_token_id)
+        model = LlavaForConditionalGeneration(config)
     log(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
     from luq.data import load_split
 
@@ -139,7 +144,7 @@ def train(out: Path, seed: int, steps: tuple[int, int, int], batch: int, log) ->
 
     # stages 2 and 3: language (tower frozen), then joint
     history = []
-    for stage, (n, peak, freeze) in enumerate([(steps[1], 2e-3, True), (steps[2], 5e-4, False)],
+    for stage, (n, peak, freeze) in enumerate([(steps[1], 2e-3, True), (steps[2], joint_lr, False)],
                                               start=2):
         for p in tower.parameters():
             p.requires_grad_(not freeze)
@@ -170,6 +175,7 @@ def train(out: Path, seed: int, steps: tuple[int, int, int], batch: int, log) ->
     model.half().save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
     summary = {"seed": seed, "steps": list(steps), "batch": batch, "wall_seconds": round(wall),
+               "init": str(init) if init else None, "joint_lr": joint_lr,
                "history": history,
                "parameters": sum(p.numel() for p in model.parameters())}
     (out / "training.json").write_text(json.dumps(summary, indent=2))
@@ -185,11 +191,13 @@ def main() -> None:
     ap.add_argument("--joint-steps", type=int, default=750)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", type=Path, help="continue from a saved model folder")
+    ap.add_argument("--joint-lr", type=float, default=5e-4)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     summary = train(args.out, args.seed,
                     (args.vision_steps, args.language_steps, args.joint_steps), args.batch,
-                    log=lambda m: print(m, flush=True))
+                    log=lambda m: print(m, flush=True), init=args.init, joint_lr=args.joint_lr)
     print(json.dumps(summary, indent=2))
 
 

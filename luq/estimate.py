@@ -1,0 +1,103 @@
+"""What-if memory estimates from a model's layout alone (no weights, no profile).
+
+``ultra_low_needed`` answers "how many decoder blocks must go ultra-low to fit this budget?".
+Within one of the supported architectures every decoder block has the same shapes, so the
+count does not depend on *which* blocks go ultra-low; choosing them (lowest entropy first)
+needs a profile. Should blocks differ in size, the count assumes the worst case: the blocks
+that save least go first, so any choice of that many blocks fits.
+
+``reference_points`` prices the three deployments the paper compares (16-bit, uniform
+4-bit, LUQ with ``n_low`` ultra-low blocks) on the same layout, in total and for the language
+model alone (``llm_bytes``: without vision tower and projector, which llama.cpp keeps in a
+separate ``mmproj`` file; the paper's llama.cpp sizes are of that part, in GiB).
+"""
+
+from __future__ import annotations
+
+from luq.memory import ModelLayout, plan_memory
+from luq.plan import BitPlan
+from luq.quant.registry import weight_nbytes
+from luq.quant.spec import QuantSpec
+from luq.select import budget_range, greedy_select
+
+VISION_PARTS = ("vision", "projector")
+PROFILE_HINT = ("which blocks go ultra-low needs an entropy profile: python -m luq profile "
+                "--model M --out P, then python -m luq plan --profile P --budget-mb X")
+
+
+def block_bytes(layout: ModelLayout, spec: QuantSpec) -> list[int]:
+    """Stored bytes of each decoder block's linear weights under ``spec``, in depth order."""
+    return [sum(weight_nbytes(shape, spec) for _, shape in b.linears) for b in layout.blocks]
+
+
+def ultra_low_needed(layout: ModelLayout, budget_bytes: int, high_spec: QuantSpec,
+                     low_spec: QuantSpec, parts: dict[str, QuantSpec] | None = None) -> dict:
+    """How many decoder blocks must go from ``high_spec`` to ``low_spec`` to fit a budget.
+
+    Args:
+        layout: the model's shapes (``luq.memory.model_layout``; a meta model is enough).
+        budget_bytes: total weight memory allowed.
+        high_spec: the setting of the blocks that stay (e.g. RTN 4-bit).
+        low_spec: the ultra-low setting (e.g. BiLLM 1-bit).
+        parts: optional settings for ``embeddings`` / ``lm_head`` (fp16 otherwise).
+
+    Returns:
+        JSON-ready dict: ``fits``; ``n_low`` (None when even all blocks ultra-low do not fit)
+        of ``layers``; ``total_bytes`` and ``avg_bits`` of the resulting plan (its full
+        memory report is under ``memory``); ``min_bytes`` / ``max_bytes``, the all-ultra-low
+        and all-high totals; ``equal_blocks``; ``which_layers`` (always None here: it needs
+        a profile) and a ``note``.
+
+    Example:
+        LLaVA-1.5-7B, ``rtn-4b-g64`` high, ``billm-1b-pc`` low, 3.5 GB -> ``n_low`` 21
+        (``total_bytes`` 3,496,742,112, ``avg_bits`` 2.87).
+    """
+    saves = [h - lo for h, lo in zip(block_bytes(layout, high_spec),
+                                     block_bytes(layout, low_spec))]
+    equal = len(set(saves)) <= 1
+    order = [b.name for _, b in sorted(zip(saves, layout.blocks), key=lambda p: p[0])]
+    minimum, maximum = budget_range(layout, high_spec, low_spec, parts)
+    out = {"budget_bytes": int(budget_bytes), "layers": len(layout.blocks),
+           "high": high_spec.label, "low": low_spec.label, "min_bytes": minimum,
+           "max_bytes": maximum, "equal_blocks": equal, "which_layers": None}
+    if budget_bytes < minimum:
+        note = (f"does not fit: every block at {low_spec.label} still needs "
+                f"{minimum / 1e6:.1f} MB (quantize embeddings / lm_head, or pick a lower "
+                f"setting)")
+        return {**out, "fits": False, "n_low": None, "total_bytes": minimum,
+                "avg_bits": None, "note": note}
+    sel = greedy_select(layout, order, high_spec, low_spec, budget_bytes, order_name="count",
+                        parts=parts)
+    note = PROFILE_HINT
+    if not equal:
+        note += ("; decoder blocks differ in size, so the count assumes the worst case "
+                 "(the blocks that save least go first)")
+    if sel.note:
+        note = f"{sel.note}; {note}"
+    return {**out, "fits": True, "n_low": sel.n_low, "total_bytes": sel.memory.total_bytes,
+            "avg_bits": round(sel.memory.avg_bits, 4), "note": note,
+            "memory": sel.memory.to_dict()}
+
+
+def reference_points(layout: ModelLayout, n_low: int, high_spec: QuantSpec,
+                     low_spec: QuantSpec, parts: dict[str, QuantSpec] | None = None
+                     ) -> dict[str, dict]:
+    """Bytes (total and language model only) and average decoder bits of fp16, uniform
+    ``high_spec`` and LUQ.
+
+    LUQ puts the first ``n_low`` blocks at ``low_spec`` (equal blocks: which ones does not
+    change memory). ``parts`` applies to the quantized settings only; fp16 is all 16-bit.
+    """
+    names = layout.block_names
+    plans = {
+        "fp16": (BitPlan.uniform(names, QuantSpec("fp16", 16, 0)), None),
+        "uniform": (BitPlan.uniform(names, high_spec), parts),
+        "luq": (BitPlan.mixed(names, high_spec, low_spec, names[:n_low]), parts),
+    }
+    out = {}
+    for key, (plan, plan_parts) in plans.items():
+        report = plan_memory(layout, plan, plan_parts)
+        tower = sum(report.breakdown.get(k, 0) for k in VISION_PARTS)
+        out[key] = {"total_bytes": report.total_bytes, "llm_bytes": report.total_bytes - tower,
+                    "avg_bits": round(report.avg_bits, 3), "decoder_bytes": report.decoder_bytes}
+    return out
