@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor, PretrainedConfig
+from transformers import AutoConfig, AutoModelForImageTextToText, PretrainedConfig
 
 from luq.models.adapters import ArchAdapter, adapter_for
+from luq.models.prompting import load_processor
 from luq.models.registry import ASSETS, get_entry
 from luq.models.tiny import TINY_CONFIGS, tiny_config, tiny_processor
 
@@ -99,8 +100,8 @@ def load_model(name: str, device: torch.device | str | None = None,
     if device.type == "cuda" and torch.cuda.device_count() > 1:
         kwargs["device_map"] = "auto"  # accelerate spreads a large model over the GPUs
     try:
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=trust_remote_code)
         model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+        processor = load_processor(source, model.config.model_type, trust_remote_code)
     except (OSError, ValueError, ImportError) as err:
         raise ModelLoadError(_load_hint(name, err)) from None
     if "device_map" not in kwargs:

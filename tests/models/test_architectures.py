@@ -104,3 +104,16 @@ def test_shipped_configs_build_the_real_architecture(name):
     assert len(layout.blocks) == layers
     parts = {"vision", "projector", "embeddings"} | (set() if tied else {"lm_head"})
     assert {c for c, _ in layout.fp_params} >= parts  # a tied lm_head counts once
+
+
+def test_profile_sees_image_and_text_tokens(tiny):
+    from luq.profile import EntropyConfig, profile_entropy
+
+    batches = [build_inputs(tiny.processor, picture(seed), "what colour is the shape ?")
+               for seed in range(3)] + [build_inputs(tiny.processor, None, "how many ?")]
+    profile = profile_entropy(tiny.model, tiny.adapter, batches, tiny.name, {},
+                              EntropyConfig("kmeans", clusters=8, max_tokens=64))
+    assert len(profile.layers) == 6
+    for layer in profile.layers:
+        assert layer.n_image > 0 and layer.n_text > 0
+        assert 0 <= layer.entropy_image <= 3 and 0 <= layer.entropy_text <= 3  # log2 8
