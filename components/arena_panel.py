@@ -7,8 +7,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.budget_panel import _bench, _scores, parse_spec
+from components.budget_panel import order_scores, parse_spec
 from components.model_picker import EMBEDDED_HELP
+from components.workbench import bench_or_error
 from luq.evaluation import answer_batch
 from luq.images import load_image
 from luq.memory import plan_memory
@@ -53,10 +54,10 @@ def answer_three(model: str, image, question: str, budget_mb: float, low_choice:
         picture = load_image(image if not isinstance(image, dict) else image.get("path"))
     except ValueError as err:
         raise gr.Error(f"Could not read the image: {err}") from None
-    bench = _bench(model)
+    bench = bench_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
     names = bench.layout.block_names
-    ordered = layer_order(names, order, _scores(bench, order, low, high))
+    ordered = layer_order(names, order, order_scores(bench, order, low, high))
     try:
         luq = greedy_select(bench.layout, ordered, high, low, int(float(budget_mb) * 1e6),
                             order_name=order).plan

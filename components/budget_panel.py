@@ -8,10 +8,9 @@ import tempfile
 import gradio as gr
 
 from components import figures
-from components.workbench import EVAL_QUESTIONS, MODELS, Workbench
+from components.workbench import EVAL_QUESTIONS, Workbench, bench_or_error
 from luq.calibration import CalibrationConfig
 from luq.memory import plan_memory
-from luq.models.loading import ModelLoadError
 from luq.pipeline import run_profile, sensitivity_report
 from luq.plan import BitPlan
 from luq.profile import EntropyConfig
@@ -54,14 +53,8 @@ def parse_spec(choice: str) -> QuantSpec:
                        f"{', '.join(SETTINGS)}.") from None
 
 
-def _bench(model: str) -> Workbench:
-    try:
-        return MODELS.get(model)
-    except (ModelLoadError, ValueError) as err:
-        raise gr.Error(f"Could not load {model}: {err}") from None
 
-
-def _scores(bench: Workbench, order: str, low: QuantSpec, high: QuantSpec):
+def order_scores(bench: Workbench, order: str, low: QuantSpec, high: QuantSpec):
     if order in ("random", "depth"):
         return None
     calib = CalibrationConfig()
@@ -76,7 +69,7 @@ def _scores(bench: Workbench, order: str, low: QuantSpec, high: QuantSpec):
 
 def budget_limits(model: str, low_choice: str, high_choice: str):
     """Slider range: from every block ultra-low to the full-precision model (MB)."""
-    bench = _bench(model)
+    bench = bench_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
     lo, _ = budget_range(bench.layout, high, low)
     fp = plan_memory(bench.layout, BitPlan.uniform(bench.layout.block_names,
@@ -115,7 +108,7 @@ def order_curve(bench: Workbench, order: str, low: QuantSpec, high: QuantSpec, s
 def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, order: str,
               compare: bool = False, progress=gr.Progress()):
     """Greedy plan under the budget, applied by swapping; figures, summary and JSON file."""
-    bench = _bench(model)
+    bench = bench_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
     if order not in dict((v, k) for k, v in ORDER_CHOICES):
         raise gr.Error(f"Unknown order {order!r}.")
@@ -123,7 +116,7 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
         budget = float(budget_mb)
     except (TypeError, ValueError):
         raise gr.Error("The budget must be a number of MB.") from None
-    scores = _scores(bench, order, low, high)
+    scores = order_scores(bench, order, low, high)
     ordered = layer_order(bench.layout.block_names, order, scores)
     try:
         sel = greedy_select(bench.layout, ordered, high, low, int(budget * 1e6),
@@ -134,7 +127,7 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
     curves = {}
     for other in [order] + [v for _, v in ORDER_CHOICES if v != order]:
         if other == order or compare:
-            sc = scores if other == order else _scores(bench, other, low, high)
+            sc = scores if other == order else order_scores(bench, other, low, high)
             curves[other] = order_curve(bench, other, low, high, sc, compare, progress)
     uniform = []
     for spec in [QuantSpec("rtn", b, GROUP) for b in (4, 3, 2)] + [low]:

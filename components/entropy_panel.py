@@ -5,9 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from components import figures
-from components.workbench import MODELS
+from components.workbench import bench_or_error
 from luq.calibration import CalibrationConfig
-from luq.models.loading import ModelLoadError
 from luq.pipeline import run_profile, sensitivity_report
 from luq.profile import EntropyConfig
 from luq.quant.spec import QuantSpec
@@ -15,12 +14,6 @@ from luq.select import layer_order
 
 DEFAULT_LOW, DEFAULT_HIGH = QuantSpec("billm", 1, 32), QuantSpec("rtn", 4, 32)
 
-
-def _bench(model: str):
-    try:
-        return MODELS.get(model)
-    except (ModelLoadError, ValueError) as err:
-        raise gr.Error(f"Could not load {model}: {err}") from None
 
 
 def profile_model(model: str, alpha: float, samples: int, estimator: str, clusters: int,
@@ -31,7 +24,7 @@ def profile_model(model: str, alpha: float, samples: int, estimator: str, cluste
         config = EntropyConfig(estimator, int(clusters), int(bins), linears=bool(detail))
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err)) from None
-    bench = _bench(model)
+    bench = bench_or_error(model)
 
     def report(done, total, message):
         progress(done / max(total, 1), desc=message)
@@ -57,7 +50,7 @@ def profile_model(model: str, alpha: float, samples: int, estimator: str, cluste
 def measure_sensitivity(model: str, alpha: float, samples: int, estimator: str,
                         progress=gr.Progress()):
     """Per-layer damage at the ultra-low setting, and whether entropy predicts it."""
-    bench = _bench(model)
+    bench = bench_or_error(model)
     calib = CalibrationConfig(int(samples), float(alpha))
 
     def report(done, total, message):

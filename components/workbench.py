@@ -12,12 +12,14 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+import gradio as gr
+
 from luq.apply import LayerVariantCache
 from luq.calibration import CalibrationConfig
 from luq.data import load_split
 from luq.evaluation import evaluate
 from luq.memory import ModelLayout, model_layout
-from luq.models.loading import LoadedModel, load_model
+from luq.models.loading import LoadedModel, ModelLoadError, load_model
 from luq.pipeline import collect_statistics, needs_statistics
 from luq.plan import BitPlan
 
@@ -104,3 +106,11 @@ class ModelCache:
 
 
 MODELS = ModelCache()
+
+
+def bench_or_error(model: str) -> Workbench:
+    """The workbench of ``model``, or a ``gr.Error`` saying why it cannot be loaded."""
+    try:
+        return MODELS.get(model)
+    except (ModelLoadError, ValueError) as err:
+        raise gr.Error(f"Could not load {model}: {err}") from None

@@ -18,7 +18,7 @@ COLORS = {
     "orange": (245, 135, 25),
 }
 SHAPES = ("circle", "square", "triangle", "cross")
-SIZES = {"small": 9, "large": 17}  # bounding-box side in pixels
+SIZES = {"small": 11, "large": 19}  # bounding-box side in pixels; slots are 21 px wide
 POSITIONS = ("left", "middle", "right")  # three horizontal slots
 
 
@@ -54,7 +54,7 @@ def render_with_mask(scene: tuple[Obj, ...], rng: random.Random) -> tuple[Image.
     slot = IMAGE_SIZE / len(POSITIONS)
     for index, obj in enumerate(scene):
         side = SIZES[obj.size]
-        cx = slot * POSITIONS.index(obj.position) + slot / 2 + rng.uniform(-1.5, 1.5)
+        cx = slot * POSITIONS.index(obj.position) + slot / 2 + rng.uniform(-1.0, 1.0)
         cy = rng.uniform(side / 2 + 3, IMAGE_SIZE - side / 2 - 3)
         x0, y0, x1, y1 = cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2
         for draw, is_mask in draws:
