@@ -17,6 +17,8 @@ def _add_spec_args(p: argparse.ArgumentParser, prefix: str, method: str, bits: i
     p.add_argument(f"--{dash}bits", type=int, default=bits, help=f"{what} bits (default {bits})")
     p.add_argument(f"--{dash}group-size", type=int, default=group_size,
                    help=f"{what} group size, 0 = per-channel (default {group_size})")
+    p.add_argument(f"--{dash}split", action=argparse.BooleanOptionalAction, default=True,
+                   help=f"{what}: billm split scales (a membership bit per weight; default on)")
 
 
 def _spec(args: argparse.Namespace, prefix: str = ""):
@@ -24,7 +26,7 @@ def _spec(args: argparse.Namespace, prefix: str = ""):
 
     key = f"{prefix}_" if prefix else ""
     return QuantSpec(getattr(args, f"{key}method"), getattr(args, f"{key}bits"),
-                     getattr(args, f"{key}group_size"))
+                     getattr(args, f"{key}group_size"), split=getattr(args, f"{key}split"))
 
 
 def cmd_memory(args: argparse.Namespace) -> dict:

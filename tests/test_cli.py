@@ -44,3 +44,11 @@ def test_budget_below_minimum_names_it_and_embed_bits_close_the_gap():
     r = _run(*args, "--embed-bits", "4")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["total_bytes"] <= 5000e6
+
+
+def test_billm_split_flag_changes_the_stored_bits():
+    base = ["memory", "--model", "tiny-random-llava", "--method", "billm", "--bits", "1",
+            "--group-size", "0"]
+    split = json.loads(_run(*base).stdout)["avg_bits"]
+    no_split = json.loads(_run(*base, "--no-split").stdout)["avg_bits"]
+    assert split - no_split > 0.9  # about one membership bit per weight
