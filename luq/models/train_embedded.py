@@ -2,15 +2,15 @@
 
 Three stages, because one end-to-end stage learns answer priors, not the image:
 
-1. **vision**: the CLIP tower alone learns, per patch, the colour, shape, size and position
-   of the object covering it and of the object centred in it (dense labels from the
-   renderer's mask), through a linear head that is thrown away afterwards;
-2. **language**: tower frozen; projector and decoder learn the questions, plus a
-   "describe the image" caption on a share of each batch;
+1. **vision**: the CLIP tower alone learns, per 8x8 patch, the colour, shape and size of the
+   object covering it (dense labels from the renderer's mask);
+2. **language**: tower frozen; projector and decoder learn the questions, and a "describe
+   the image" caption on a share of each batch;
 3. **joint**: everything, at a lower learning rate.
 
 Scenes are drawn fresh every step (deterministic by seed), so the model never sees a test
-image. The result is a ``save_pretrained`` folder (fp16 safetensors, processor, model card).
+image. Progress is printed; the result is a ``save_pretrained`` folder (fp16 safetensors,
+processor, model card).
 """
 
 from __future__ import annotations
@@ -20,152 +20,165 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import LlavaForConditionalGeneration
 
-from luq.data import load_split
-from luq.evaluation import evaluate
+from luq.data.render import COLORS, IMAGE_SIZE, SHAPES, SIZES, random_scene, render_with_mask
+from luq.data.shapes import QUESTION_TYPES, ask, describe
 from luq.models.embedded import EMBEDDED_DIR, PATCH_SIZE, build_config, build_processor
-from luq.models.model_card import write_model_card
-from luq.models.train_batches import HEAD_SIZES, vision_batch, vqa_batch
+from luq.models.prompting import chat_prompt
 
-Log = Callable[[str], None]
-PROBE_QUESTIONS = 200  # test questions scored during training
+GRID = IMAGE_SIZE // PATCH_SIZE
+
+
+def pixels(images, processor) -> torch.Tensor:
+    """CLIP-normalised ``(B, 3, H, W)`` tensor, the same as the image processor gives."""
+    ip = processor.image_processor
+    arr = np.stack([np.asarray(im, dtype=np.float32) / 255.0 for im in images])  # (B,H,W,3)
+    arr = (arr - np.array(ip.image_mean, dtype=np.float32)) / np.array(ip.image_std,
+                                                                       dtype=np.float32)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def patch_labels(scene, mask) -> torch.Tensor:
+    """``(GRID*GRID, 3)`` per-patch (colour, shape, size) class ids; 0 = background."""
+    m = np.asarray(mask).reshape(GRID, PATCH_SIZE, GRID, PATCH_SIZE).transpose(0, 2, 1, 3)
+    m = m.reshape(GRID * GRID, PATCH_SIZE * PATCH_SIZE)
+    labels = torch.zeros(GRID * GRID, 3, dtype=torch.long)
+    colors, sizes = list(COLORS), list(SIZES)
+    for p in range(GRID * GRID):
+        counts = np.bincount(m[p], minlength=len(scene) + 1)
+        obj = int(counts[1:].argmax()) if counts[1:].max() >= 6 else -1
+        if obj >= 0:
+            o = scene[obj]
+            labels[p] = torch.tensor([colors.index(o.color) + 1, SHAPES.index(o.shape) + 1,
+                                      sizes.index(o.size) + 1])
+    return labels
+
+
+def vqa_batch(rng: random.Random, processor, size: int, caption_share: float):
+    """Prompt+answer token batch with labels on the answer only."""
+    tok = processor.tokenizer
+    images, texts, prompt_lens = [], [], []
+    for _ in range(size):
+        scene = random_scene(rng)
+        image, _ = render_with_mask(scene, rng)
+        if rng.random() < caption_share:
+            question, answer = "describe the image .", describe(scene)
+        else:
+            question, answer = ask(scene, rng.choice(QUESTION_TYPES), rng)
+        prompt = chat_prompt(processor, question, True)
+        images.append(image)
+        texts.append(f"{prompt} {answer} <eos>")
+        prompt_lens.append(len(processor(text=prompt.replace("<image>", ""))["input_ids"]))
+    enc = processor(images=images, text=texts, padding=True, return_tensors="pt")
+    labels = enc["input_ids"].clone()
+    labels[enc["attention_mask"] == 0] = -100
+    for i, n in enumerate(prompt_lens):
+        labels[i, : n + 64] = -100  # prompt text + image tokens
+    assert tok.pad_token_id is not None
+    return enc, labels
+
+
+@torch.no_grad()
+def quick_accuracy(model, processor, rows) -> float:
+    """Greedy first-token accuracy on (image, question, answer) rows (single forward)."""
+    from luq.evaluation import evaluate
+
+    return evaluate(model, processor, rows, batch_size=50).accuracy
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int = 50) -> float:
-    """Linear warm-up, then cosine decay to zero."""
     if step < warmup:
         return peak * (step + 1) / warmup
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
-def _step(opt: torch.optim.Optimizer, loss: torch.Tensor, lr: float, params) -> None:
-    for group in opt.param_groups:
-        group["lr"] = lr
-    opt.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, 1.0)
-    opt.step()
-
-
-def train_vision(model, processor, rng: random.Random, steps: int, batch: int, lr: float,
-                 log: Log) -> dict[str, float]:
-    """Stage 1: the vision tower with a linear per-patch attribute head.
-
-    Returns:
-        Accuracy of each (label kind, attribute) head on labelled patches over the last
-        50 steps.
-    """
-    tower = model.model.vision_tower
-    head = nn.Linear(tower.config.hidden_size, 2 * sum(HEAD_SIZES))
-    params = [*tower.parameters(), *head.parameters()]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    hits: dict[str, list[float]] = {}
-    for step in range(steps):
-        pv, labels = vision_batch(rng, processor, batch, PATCH_SIZE)  # labels (B, P, 2, 4)
-        feats = tower(pv, output_hidden_states=True).hidden_states[-1][:, 1:]  # (B, P, H)
-        logits = head(feats).split([*HEAD_SIZES, *HEAD_SIZES], dim=-1)
-        loss = torch.zeros(())
-        for i, lg in enumerate(logits):
-            target = labels[..., i // len(HEAD_SIZES), i % len(HEAD_SIZES)].flatten()
-            loss = loss + F.cross_entropy(lg.flatten(0, 1), target)
-            if step >= steps - 50:
-                on = target > 0
-                hits.setdefault(f"{'cover' if i < len(HEAD_SIZES) else 'centre'}{i % 4}",
-                                []).append((lg.flatten(0, 1)[on].argmax(-1) == target[on])
-                                           .float().mean().item())
-        _step(opt, loss, lr_at(step, steps, lr), params)
-        if step % 50 == 0 or step == steps - 1:
-            log(f"[vision {step + 1}/{steps}] loss {loss.item():.3f}")
-    return {k: round(sum(v) / len(v), 4) for k, v in hits.items()}
-
-
-def train_language(model, processor, rng: random.Random, steps: int, batch: int, lr: float,
-                   tower_trains: bool, caption_share: float, log: Log,
-                   probe: Callable[[], float], every: int = 250) -> list[dict]:
-    """Stages 2 and 3: answer (and caption) loss; the tower is frozen unless ``tower_trains``.
-
-    Returns:
-        The probe accuracy every ``every`` steps and at the end.
-    """
-    for p in model.model.vision_tower.parameters():
-        p.requires_grad_(tower_trains)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    history = []
-    for step in range(steps):
-        model.train()
-        b = vqa_batch(rng, processor, batch, caption_share)
-        loss = model(**b.inputs, labels=b.labels).loss
-        _step(opt, loss, lr_at(step, steps, lr), params)
-        if step % 50 == 0:
-            log(f"[{'joint' if tower_trains else 'language'} {step + 1}/{steps}] "
-                f"loss {loss.item():.3f}")
-        if (step + 1) % every == 0 or step == steps - 1:
-            model.eval()
-            history.append({"step": step + 1, "accuracy": probe()})
-            log(f"  held-out accuracy ({PROBE_QUESTIONS} q): {history[-1]['accuracy']:.3f}")
-    for p in model.parameters():
-        p.requires_grad_(True)
-    return history
-
-
-def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (600, 1500, 1000),
-          batch: int = 32, lrs: tuple[float, float, float] = (2e-3, 2e-3, 5e-4),
-          caption_share: float = 0.25, log: Log = lambda _: None) -> dict:
-    """Builds the processor and model, runs the three stages and saves the folder.
-
-    Args:
-        out: the ``save_pretrained`` folder to write (created).
-        seed: seeds torch and the scene stream; the same seed gives the same model.
-        steps: steps of the vision, language and joint stages.
-        batch: examples per step.
-        lrs: peak learning rates of the three stages.
-        caption_share: the share of each language batch asked to describe the image.
-        log: receives one line of progress at a time.
-
-    Returns:
-        A summary (settings, wall time, stage-1 patch accuracies, probe history).
-    """
+def train(out: Path, seed: int, steps: tuple[int, int, int], batch: int, log,
+          init: Path | None = None, joint_lr: float = 5e-4) -> dict:
     torch.manual_seed(seed)
     rng = random.Random(seed)
     processor = build_processor()
-    model = LlavaForConditionalGeneration(build_config(processor.tokenizer))
-    params = sum(p.numel() for p in model.parameters())
-    log(f"model: {params / 1e6:.2f} M parameters")
-    probe_rows = load_split("test", PROBE_QUESTIONS)
+    tok = processor.tokenizer
+    if init is not None:  # continue training a saved model
+        model = LlavaForConditionalGeneration.from_pretrained(init, dtype=torch.float32)
+        config = model.config
+    else:
+        config = build_config(len(tok), tok.convert_tokens_to_ids("<image>"),
+                              tok.pad_token_id, tok.bos_token_id, tok.eos_token_id)
+        model = LlavaForConditionalGeneration(config)
+    log(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+    from luq.data import load_split
 
-    def probe() -> float:
-        return evaluate(model, processor, probe_rows, batch_size=100).accuracy
-
+    probe_rows = load_split("test", 200)
     start = time.time()
-    patch_accuracy = train_vision(model, processor, rng, steps[0], batch, lrs[0], log)
-    log(f"vision stage done ({time.time() - start:.0f}s): patch accuracy {patch_accuracy}")
-    history = {}
-    for name, n, lr, tower_trains in [("language", steps[1], lrs[1], False),
-                                      ("joint", steps[2], lrs[2], True)]:
-        history[name] = train_language(model, processor, rng, n, batch, lr, tower_trains,
-                                       caption_share, log, probe)
-        log(f"{name} stage done ({time.time() - start:.0f}s)")
-    wall = round(time.time() - start)
+
+    # stage 1: vision tower on per-patch attributes
+    tower = model.model.vision_tower
+    hidden = config.vision_config.hidden_size
+    heads = nn.ModuleList([nn.Linear(hidden, len(COLORS) + 1), nn.Linear(hidden, len(SHAPES) + 1),
+                           nn.Linear(hidden, len(SIZES) + 1)])
+    params = list(tower.parameters()) + list(heads.parameters())
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.01)
+    for step in range(steps[0]):
+        scenes = [random_scene(rng) for _ in range(batch)]
+        drawn = [render_with_mask(s, rng) for s in scenes]
+        pv = pixels([d[0] for d in drawn], processor)
+        labels = torch.stack([patch_labels(s, d[1]) for s, d in zip(scenes, drawn)])
+        feats = tower(pv, output_hidden_states=True).hidden_states[-1][:, 1:]  # (B, P, H)
+        loss = sum(F.cross_entropy(h(feats).flatten(0, 1), labels[..., k].flatten())
+                   for k, h in enumerate(heads))
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps[0], 2e-3)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 50 == 0 or step == steps[0] - 1:
+            log(f"[vision {step + 1}/{steps[0]}] loss {loss.item():.3f} "
+                f"({time.time() - start:.0f}s)")
+
+    # stages 2 and 3: language (tower frozen), then joint
+    history = []
+    for stage, (n, peak, freeze) in enumerate([(steps[1], 2e-3, True), (steps[2], joint_lr, False)],
+                                              start=2):
+        for p in tower.parameters():
+            p.requires_grad_(not freeze)
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=peak,
+                                weight_decay=0.01)
+        for step in range(n):
+            model.train()
+            enc, labels = vqa_batch(rng, processor, batch, caption_share=0.3)
+            loss = model(**enc, labels=labels).loss
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, n, peak)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            if step % 50 == 0:
+                log(f"[stage {stage} {step + 1}/{n}] loss {loss.item():.3f} "
+                    f"({time.time() - start:.0f}s)")
+            if (step + 1) % 250 == 0 or step == n - 1:
+                model.eval()
+                acc = quick_accuracy(model, processor, probe_rows)
+                history.append({"stage": stage, "step": step + 1, "accuracy": acc,
+                                "seconds": round(time.time() - start)})
+                log(f"[stage {stage} {step + 1}/{n}] held-out accuracy (200 q) {acc:.3f}")
+    model.eval()
+    wall = time.time() - start
     out.mkdir(parents=True, exist_ok=True)
-    model.eval().half().save_pretrained(out, safe_serialization=True)
+    model.half().save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
-    model.float()  # the shipped fp16 weights, as readers load them in fp32
-    log("scoring the test split")
-    summary = {"seed": seed, "steps": list(steps), "batch": batch, "lrs": list(lrs),
-               "caption_share": caption_share, "parameters": params,
-               "threads": torch.get_num_threads(), "wall_seconds": wall,
-               "patch_accuracy": patch_accuracy, "history": history,
-               "test": evaluate(model, processor, load_split("test"), batch_size=100).to_dict()}
-    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
-    write_model_card(out, model.config, summary)
+    summary = {"seed": seed, "steps": list(steps), "batch": batch, "wall_seconds": round(wall),
+               "init": str(init) if init else None, "joint_lr": joint_lr,
+               "history": history,
+               "parameters": sum(p.numel() for p in model.parameters())}
+    (out / "training.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -173,16 +186,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=EMBEDDED_DIR)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--vision-steps", type=int, default=600)
-    ap.add_argument("--language-steps", type=int, default=1500)
-    ap.add_argument("--joint-steps", type=int, default=1000)
+    ap.add_argument("--vision-steps", type=int, default=400)
+    ap.add_argument("--language-steps", type=int, default=1000)
+    ap.add_argument("--joint-steps", type=int, default=750)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", type=Path, help="continue from a saved model folder")
+    ap.add_argument("--joint-lr", type=float, default=5e-4)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     summary = train(args.out, args.seed,
                     (args.vision_steps, args.language_steps, args.joint_steps), args.batch,
-                    log=lambda line: print(line, flush=True))
+                    log=lambda m: print(m, flush=True), init=args.init, joint_lr=args.joint_lr)
     print(json.dumps(summary, indent=2))
 
 
