@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from components import measured
+
 ABOUT = """
 ## What LUQ is
 *LUQ: Layerwise Ultra-Low Bit Quantization for Multimodal LLMs* (Bhatnagar, Xu, Tan, Ahuja;
@@ -51,4 +53,5 @@ lowest entropy first keeps about 51, highest first falls to about 28. Calibratio
 
 
 def build_about_panel() -> None:
+    gr.Markdown(measured.claims_markdown(measured.load("claims"), measured.load("tradeoff")))
     gr.Markdown(ABOUT)

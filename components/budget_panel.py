@@ -7,7 +7,7 @@ import tempfile
 
 import gradio as gr
 
-from components import figures
+from components import figures, measured
 from components.workbench import EVAL_QUESTIONS, Workbench, bench_or_error
 from luq.calibration import CalibrationConfig
 from luq.memory import plan_memory
@@ -154,6 +154,16 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
             path.name, {**plan_dict, "accuracy": accuracy, "n_low": sel.n_low})
 
 
+def build_saved_curve() -> None:
+    """The embedded model's saved benchmark curve (every order, uniform baselines)."""
+    saved = measured.load("tradeoff")
+    with gr.Accordion("Measured on the embedded model: the saved trade-off benchmark",
+                      open=saved is None):
+        gr.Markdown(measured.tradeoff_markdown(saved))
+        if saved is not None:
+            gr.Plot(measured.tradeoff_figure(saved), label="Saved memory vs accuracy")
+
+
 def build_budget_panel(model: gr.State):
     """Lays out the Budget tab; returns the controls the arena reads."""
     gr.Markdown(HELP)
@@ -171,6 +181,7 @@ def build_budget_panel(model: gr.State):
     curve = gr.Plot(label="Memory vs accuracy")
     download = gr.File(label="Plan (JSON)")
     plan_json = gr.JSON(label="Plan", visible=False)
+    build_saved_curve()
 
     inputs = [model, budget, low, high, order, compare]
     outputs = [bits, breakdown, summary, curve, download, plan_json]

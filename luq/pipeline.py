@@ -189,15 +189,17 @@ def sweep(loaded: LoadedModel, profile: EntropyProfile | None, high: QuantSpec,
           low: QuantSpec, rows, orders=("entropy", "entropy-desc", "random", "depth"),
           random_seeds: int = 5, sensitivity: list[float] | None = None,
           uniform_bits=(4, 3, 2), calibration: CalibrationConfig | None = None,
-          progress: Progress | None = None) -> dict:
+          progress: Progress | None = None, uniform_methods=("rtn",)) -> dict:
     """The memory-vs-accuracy curve: every order x every number of ultra-low blocks.
 
-    Returns a dict with ``points`` (order, seed, n_low, memory_bytes, avg_bits, accuracy),
-    ``uniform`` (RTN at ``uniform_bits`` with the high setting's group size, and ``low``
-    everywhere) and ``full`` (the unquantized model).
+    Returns a dict with ``points`` (order, seed, n_low, memory_bytes, decoder_bytes,
+    avg_bits, accuracy), ``uniform`` (each of ``uniform_methods`` at ``uniform_bits`` with
+    the high setting's group size, and ``low`` everywhere) and ``full`` (the unquantized
+    model).
     """
     layout = model_layout(loaded.model, loaded.adapter)
-    uniform_specs = [QuantSpec("rtn", b, high.group_size) for b in uniform_bits]
+    uniform_specs = [QuantSpec(m, b, high.group_size) for m in uniform_methods
+                     for b in uniform_bits]
     cache = variant_cache(loaded, [high, low, *uniform_specs], calibration)
     names = layout.block_names
     runs = []
@@ -232,6 +234,7 @@ def sweep(loaded: LoadedModel, profile: EntropyProfile | None, high: QuantSpec,
                 memo[key] = evaluate_plan(loaded, cache, plan, rows).accuracy
             points.append({"order": order, "seed": seed, "n_low": n,
                            "memory_bytes": report.total_bytes,
+                           "decoder_bytes": report.decoder_bytes,
                            "avg_bits": round(report.avg_bits, 4), "accuracy": memo[key]})
             tick(f"{order} n_low={n}")
     uniform = []
@@ -239,12 +242,13 @@ def sweep(loaded: LoadedModel, profile: EntropyProfile | None, high: QuantSpec,
         plan = BitPlan.uniform(names, spec)
         report = plan_memory(layout, plan)
         uniform.append({"spec": spec.label, "memory_bytes": report.total_bytes,
+                        "decoder_bytes": report.decoder_bytes,
                         "avg_bits": round(report.avg_bits, 4),
                         "accuracy": evaluate_plan(loaded, cache, plan, rows).accuracy})
         tick(f"uniform {spec.label}")
     cache.restore()
     fp_report = plan_memory(layout, BitPlan.uniform(names, QuantSpec("fp16", 16, 0)))
-    full = {"memory_bytes": fp_report.total_bytes,
+    full = {"memory_bytes": fp_report.total_bytes, "decoder_bytes": fp_report.decoder_bytes,
             "accuracy": evaluate(loaded.model, loaded.processor, rows).accuracy}
     tick("full precision")
     return {"model": loaded.name, "high": high.label, "low": low.label, "n": len(rows),
