@@ -18,13 +18,11 @@ import time
 from benchmarks.common import print_table, write_result
 from luq.calibration import CalibrationConfig
 from luq.data import load_split
+from luq.defaults import HIGH, LOW
 from luq.models.loading import load_model
 from luq.pipeline import add_sensitivity, run_profile, sweep
 from luq.profile import EntropyConfig
-from luq.quant.spec import QuantSpec
 
-HIGH = QuantSpec("rtn", 4, 64)
-LOW = QuantSpec("billm", 1, 0, split=False)
 ORDERS = ("entropy", "entropy-desc", "random", "depth", "sensitivity")
 MAX_RELATIVE_LOSS = 0.10
 

@@ -7,12 +7,12 @@ import gradio as gr
 from components import figures
 from components.workbench import bench_or_error
 from luq.calibration import CalibrationConfig
+from luq.defaults import HIGH, LOW
 from luq.pipeline import run_profile, sensitivity_report
 from luq.profile import EntropyConfig
-from luq.quant.spec import QuantSpec
 from luq.select import layer_order
 
-DEFAULT_LOW, DEFAULT_HIGH = QuantSpec("billm", 1, 32), QuantSpec("rtn", 4, 32)
+DEFAULT_LOW, DEFAULT_HIGH = LOW, HIGH
 
 
 

@@ -72,7 +72,7 @@ def claims_markdown(claims: dict | None, tradeoff: dict | None) -> str:
     if claims is None:
         return ("No saved measurement of the paper's claims yet: run "
                 "`python -m benchmarks.tradeoff` and `python -m benchmarks.claims`.")
-    out = [f"## Does the embedded model show what the paper claims?",
+    out = ["## Does the embedded model show what the paper claims?",
            f"*{_measured_on(claims)}; ultra-low setting {claims['low']}, high setting "
            f"{claims['high']}.*", ""]
     above = claims["image_above_text"]

@@ -6,24 +6,27 @@ import argparse
 import json
 import sys
 
+from luq.defaults import HIGH, LOW
 from luq.quant.registry import method_names
+from luq.quant.spec import QuantSpec
 
 
-def _add_spec_args(p: argparse.ArgumentParser, prefix: str, method: str, bits: int,
-                   group_size: int, what: str) -> None:
+def _add_spec_args(p: argparse.ArgumentParser, prefix: str, default: QuantSpec,
+                   what: str) -> None:
+    method, bits, group_size = default.method, default.bits, default.group_size
     dash = f"{prefix}-" if prefix else ""
     p.add_argument(f"--{dash}method", default=method, choices=method_names(),
                    help=f"{what} quantization method (default {method})")
     p.add_argument(f"--{dash}bits", type=int, default=bits, help=f"{what} bits (default {bits})")
     p.add_argument(f"--{dash}group-size", type=int, default=group_size,
                    help=f"{what} group size, 0 = per-channel (default {group_size})")
-    p.add_argument(f"--{dash}split", action=argparse.BooleanOptionalAction, default=True,
-                   help=f"{what}: billm split scales (a membership bit per weight; default on)")
+    p.add_argument(f"--{dash}split", action=argparse.BooleanOptionalAction,
+                   default=default.split,
+                   help=f"{what}: billm split scales (a membership bit per weight; default "
+                        f"{'on' if default.split else 'off'})")
 
 
 def _spec(args: argparse.Namespace, prefix: str = ""):
-    from luq.quant.spec import QuantSpec
-
     key = f"{prefix}_" if prefix else ""
     return QuantSpec(getattr(args, f"{key}method"), getattr(args, f"{key}bits"),
                      getattr(args, f"{key}group_size"), split=getattr(args, f"{key}split"))
@@ -45,11 +48,12 @@ def cmd_memory(args: argparse.Namespace) -> dict:
     return {"model": args.model, "plan": plan.order, "layers": len(layout.blocks), **report}
 
 
+AUTO_EMBED_BITS = 4
+
+
 def _parts(args: argparse.Namespace) -> dict | None:
     if not args.embed_bits:
         return None
-    from luq.quant.spec import QuantSpec
-
     spec = QuantSpec("rtn", args.embed_bits, 64)  # 64 divides every supported hidden size
     return {"embeddings": spec, "lm_head": spec}
 
@@ -60,12 +64,25 @@ def _memory_budget(args: argparse.Namespace, layout) -> dict:
     from luq.select import greedy_select
 
     high, low = _spec(args), _spec(args, "low")
-    sel = greedy_select(layout, layout.block_names, high, low, int(args.budget_mb * 1e6),
-                        order_name="depth", model=args.model, parts=_parts(args))
+    budget = int(args.budget_mb * 1e6)
+    embeddings = f"{args.embed_bits}-bit RTN" if args.embed_bits else "fp16"
+    try:
+        sel = greedy_select(layout, layout.block_names, high, low, budget,
+                            order_name="depth", model=args.model, parts=_parts(args))
+    except ValueError:
+        if args.embed_bits is not None:
+            raise
+        # Not even every block ultra-low fits with fp16 embeddings and lm_head: store them
+        # at 4 bits, as llama.cpp's Q4_K_M does, and say so.
+        args.embed_bits = AUTO_EMBED_BITS
+        sel = greedy_select(layout, layout.block_names, high, low, budget,
+                            order_name="depth", model=args.model, parts=_parts(args))
+        embeddings = (f"{AUTO_EMBED_BITS}-bit RTN: the budget cannot be met with fp16 "
+                      "embeddings and lm_head (pass --embed-bits 0 to keep them in fp16)")
     sizes = {b.linear_params for b in layout.blocks}
     return {"model": args.model, "budget_bytes": int(args.budget_mb * 1e6),
             "layers": len(layout.blocks), "n_low": sel.n_low, "high": high.label,
-            "low": low.label, **sel.memory.to_dict(),
+            "low": low.label, "embeddings_and_lm_head": embeddings, **sel.memory.to_dict(),
             "which_layers": "needs a profile: python -m luq profile --model ... then "
                             "python -m luq plan --profile ... --budget-mb ..."
                             + ("" if len(sizes) == 1 else " (blocks differ in size: the count "
@@ -118,9 +135,12 @@ def cmd_plan(args: argparse.Namespace) -> dict:
     layout = model_layout(build_meta_model(args.model or profile.model))
     scores = None
     if args.order == "sensitivity":
-        scores = [layer.get("sensitivity_kl") for layer in profile.extra.get("sensitivity", [])]
+        scores = profile.layer_values("sensitivity_kl")
+        if scores is None:
+            raise SystemExit("--order sensitivity needs a profile written with --sensitivity "
+                             "(python -m luq profile ... --sensitivity --out F)")
     sel = select_plan(layout, profile, int(args.budget_mb * 1e6), _high_spec(args),
-                      _low_spec(args), args.order, args.modality, scores or None, args.seed,
+                      _low_spec(args), args.order, args.modality, scores, args.seed,
                       profile.model)
     out = sel.plan.to_dict()
     out.update(n_low=sel.n_low, memory=sel.memory.to_dict())
@@ -141,8 +161,6 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     from luq.models.loading import load_model
     from luq.pipeline import evaluate_plan, variant_cache
     from luq.plan import BitPlan
-    from luq.quant.spec import QuantSpec
-
     loaded = load_model(args.model)
     layout = model_layout(loaded.model, loaded.adapter)
     rows = _test_rows(args.n)
@@ -193,14 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("memory", help="weight memory of a model under a plan, from its config "
                        "alone (no weights loaded)")
     p.add_argument("--model", required=True, help="registry name, local folder or hub id")
-    _add_spec_args(p, "", "rtn", 4, 64, "uniform")
+    _add_spec_args(p, "", HIGH, "uniform")
     p.add_argument("--plan", help="a BitPlan JSON file instead of a uniform setting")
     p.add_argument("--budget-mb", type=float,
                    help="how many blocks must go ultra-low (--low-*) to fit this budget")
-    _add_spec_args(p, "low", "billm", 1, 0, "ultra-low (with --budget-mb)")
-    p.add_argument("--embed-bits", type=int, default=0,
+    _add_spec_args(p, "low", LOW, "ultra-low (with --budget-mb)")
+    p.add_argument("--embed-bits", type=int, default=None,
                    help="also store embeddings and lm_head with RTN at these bits (group "
-                        "64), as llama.cpp deployments do; 0 keeps them in fp16")
+                        "64), as llama.cpp deployments do; 0 keeps them in fp16. Default: "
+                        f"fp16, or {4} bits when a --budget-mb cannot be met otherwise")
     p.set_defaults(func=cmd_memory)
 
     p = sub.add_parser("profile", help="per-layer activation entropy, image vs text tokens")
@@ -216,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--linears", action="store_true", help="also profile each linear")
     p.add_argument("--sensitivity", action="store_true",
                    help="also measure each layer's damage when it alone goes ultra-low")
-    _add_spec_args(p, "low", "billm", 1, 32, "ultra-low (for --sensitivity)")
-    _add_spec_args(p, "high", "rtn", 4, 32, "high (for --sensitivity)")
+    _add_spec_args(p, "low", LOW, "ultra-low (for --sensitivity)")
+    _add_spec_args(p, "high", HIGH, "high (for --sensitivity)")
     p.add_argument("--labelled", type=int, default=100,
                    help="labelled questions for sensitivity_acc (embedded data; 0 = none)")
     p.add_argument("--seed", type=int, default=0)
@@ -229,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", required=True, help="JSON written by `profile`")
     p.add_argument("--model", help="defaults to the profile's model")
     p.add_argument("--budget-mb", type=float, required=True, help="total weight memory, MB")
-    _add_spec_args(p, "low", "billm", 1, 32, "ultra-low")
-    _add_spec_args(p, "high", "rtn", 4, 32, "high")
+    _add_spec_args(p, "low", LOW, "ultra-low")
+    _add_spec_args(p, "high", HIGH, "high")
     p.add_argument("--order", default="entropy",
                    choices=["entropy", "entropy-desc", "random", "depth", "sensitivity"])
     p.add_argument("--modality", default="all", choices=["all", "image", "text"],
@@ -248,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="memory-vs-accuracy curve for every order")
     p.add_argument("--model", default="embedded")
     p.add_argument("--n", type=int, default=200, help="test questions per point (default 200)")
-    _add_spec_args(p, "low", "billm", 1, 32, "ultra-low")
-    _add_spec_args(p, "high", "rtn", 4, 32, "high")
+    _add_spec_args(p, "low", LOW, "ultra-low")
+    _add_spec_args(p, "high", HIGH, "high")
     p.add_argument("--orders", nargs="+", default=["entropy", "entropy-desc", "random", "depth"],
                    choices=["entropy", "entropy-desc", "random", "depth", "sensitivity"])
     p.add_argument("--random-seeds", type=int, default=5)

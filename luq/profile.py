@@ -83,21 +83,37 @@ class EntropyProfile:
         key = {"all": "entropy", "image": "entropy_image", "text": "entropy_text"}[modality]
         return [getattr(layer, key) for layer in self.layers]
 
+    def layer_values(self, key: str) -> list | None:
+        """A per-layer measurement other than entropy (e.g. ``sensitivity_kl``), if present."""
+        rows = self.extra.get("layer_extra")
+        if not rows or any(key not in row for row in rows):
+            return None
+        return [row[key] for row in rows]
+
     def to_dict(self) -> dict:
+        extra = dict(self.extra)
+        per_layer = extra.pop("layer_extra", None) or [{} for _ in self.layers]
         return {"model": self.model, "calibration": self.calibration,
                 "estimator": self.estimator, "seconds": round(self.seconds, 3),
-                "layers": [asdict(x) for x in self.layers],
-                "linears": [asdict(x) for x in self.linears], **self.extra}
+                "layers": [{**asdict(x), **more} for x, more in zip(self.layers, per_layer)],
+                "linears": [asdict(x) for x in self.linears], **extra}
 
     @classmethod
     def from_dict(cls, data: dict) -> EntropyProfile:
+        """Inverse of :meth:`to_dict`; per-layer keys beyond entropy (such as the
+        sensitivity the probe adds) are kept and available through :meth:`layer_values`."""
         known = {"model", "calibration", "estimator", "seconds", "layers", "linears"}
+        fields = set(LayerEntropy.__dataclass_fields__)
+        layers = tuple(LayerEntropy(**{k: v for k, v in x.items() if k in fields})
+                       for x in data["layers"])
+        per_layer = [{k: v for k, v in x.items() if k not in fields} for x in data["layers"]]
+        extra = {k: v for k, v in data.items() if k not in known}
+        if any(per_layer):
+            extra["layer_extra"] = per_layer
         return cls(model=data["model"], calibration=data["calibration"],
-                   estimator=data["estimator"],
-                   layers=tuple(LayerEntropy(**x) for x in data["layers"]),
+                   estimator=data["estimator"], layers=layers,
                    linears=tuple(LayerEntropy(**x) for x in data.get("linears", [])),
-                   seconds=float(data.get("seconds", 0.0)),
-                   extra={k: v for k, v in data.items() if k not in known})
+                   seconds=float(data.get("seconds", 0.0)), extra=extra)
 
 
 def entropies(rec: ActivationRecorder, names: list[str], config: EntropyConfig,

@@ -38,12 +38,26 @@ def test_memory_of_hub_models_from_shipped_configs():
 
 def test_budget_below_minimum_names_it_and_embed_bits_close_the_gap():
     args = ["memory", "--model", "Qwen/Qwen2.5-VL-7B-Instruct", "--budget-mb", "5000",
-            "--group-size", "128"]
-    r = _run(*args)
+            "--group-size", "128", "--low-split"]  # split scales: about 2.1 bits
+    r = _run(*args, "--embed-bits", "0")  # fp16 embeddings and lm_head, as asked
     assert r.returncode == 2 and "smallest possible plan" in r.stderr
-    r = _run(*args, "--embed-bits", "4")
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["total_bytes"] <= 5000e6
+    for extra in ([], ["--embed-bits", "4"]):  # by default they go to 4 bits, and say so
+        r = _run(*args, *extra)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["total_bytes"] <= 5000e6 and out["n_low"] == 7
+        assert out["embeddings_and_lm_head"].startswith("4-bit")
+        assert ("cannot be met with fp16" in out["embeddings_and_lm_head"]) == (not extra)
+
+
+def test_issue_budget_commands_print_the_counts():
+    for model, budget in [("llava-hf/llava-1.5-7b-hf", "3500"),
+                          ("Qwen/Qwen2.5-VL-7B-Instruct", "5000")]:
+        r = _run("memory", "--model", model, "--budget-mb", budget)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["total_bytes"] <= float(budget) * 1e6
+        assert out["n_low"] >= 1 and "avg_bits" in out and "profile" in out["which_layers"]
 
 
 def test_billm_split_flag_changes_the_stored_bits():

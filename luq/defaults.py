@@ -1,0 +1,17 @@
+"""The default quantization settings, shared by the CLI, the app and the benchmarks.
+
+``HIGH`` is the setting most decoder blocks keep (4-bit RTN, group 64: within a point of
+full precision on the embedded model). ``LOW`` is the ultra-low setting the greedy selection
+moves blocks to: BiLLM-style binarization with per-channel scales (about 1.1 stored bits per
+weight, the closest here to the paper's 1.08-bit BiLLM). It is the default because on the
+embedded model it is where the choice of layers visibly matters: every block binarized
+collapses the model, single blocks binarized cost from almost nothing to many points
+(see ``benchmarks/results/embedded_quality.json``).
+"""
+
+from __future__ import annotations
+
+from luq.quant.spec import QuantSpec
+
+HIGH = QuantSpec("rtn", 4, 64)
+LOW = QuantSpec("billm", 1, 0, split=False)
