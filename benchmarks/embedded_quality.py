@@ -49,8 +49,7 @@ def main() -> None:
         plan = BitPlan.uniform(names, spec)
         r = evaluate_plan(loaded, cache, plan, test)
         report = plan_memory(layout, plan)
-        rows.append({"setting": spec.label + ("" if spec.split or spec.method != "billm"
-                                              else "-nosplit"),
+        rows.append({"setting": spec.label,
                      "avg bits": round(report.avg_bits, 3),
                      "MB": round(report.total_bytes / 1e6, 3), "accuracy": round(r.accuracy, 4),
                      **{t: round(v, 3) for t, v in r.per_type.items()}})

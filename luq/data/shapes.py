@@ -22,16 +22,21 @@ FEATURES = Features({"image": Image(), "question": Value("string"), "answer": Va
                      "question_type": Value("string")})
 
 
+def _where(obj: Obj) -> str:
+    return "in the middle" if obj.position == "middle" else f"on the {obj.position}"
+
+
 def ask(scene: tuple[Obj, ...], qtype: str, rng: random.Random) -> tuple[str, str]:
     """A (question, answer) pair of type ``qtype`` about ``scene``."""
     obj = rng.choice(scene)
     if qtype == "color":
         if rng.random() < 0.5:
             return f"what color is the {obj.shape} ?", obj.color
-        where = "in the middle" if obj.position == "middle" else f"on the {obj.position}"
-        return f"what color is the object {where} ?", obj.color
+        return f"what color is the object {_where(obj)} ?", obj.color
     if qtype == "shape":
-        return f"what shape is the {obj.color} object ?", obj.shape
+        if rng.random() < 0.5:
+            return f"what shape is the {obj.color} object ?", obj.shape
+        return f"what shape is the object {_where(obj)} ?", obj.shape
     if qtype == "count":
         return "how many objects are there ?", COUNT_WORDS[len(scene)]
     if qtype == "position":
@@ -85,7 +90,7 @@ def text_prompts() -> list[str]:
             prompts += [f"where is the {color} {shape} ?", f"what size is the {color} {shape} ?"]
     for shape in SHAPES:
         prompts.append(f"what color is the {shape} ?")
-    prompts += ["what color is the object on the left ?",
-                "what color is the object in the middle ?",
-                "what color is the object on the right ?", "describe the image ."]
+    for where in ("on the left", "in the middle", "on the right"):
+        prompts += [f"what color is the object {where} ?", f"what shape is the object {where} ?"]
+    prompts.append("describe the image .")
     return prompts

@@ -22,9 +22,10 @@ from luq.data.shapes import COUNT_WORDS, text_prompts
 from luq.models.registry import ASSETS
 
 EMBEDDED_DIR = ASSETS / "embedded"
-PATCH_SIZE = 8
+PATCH_SIZE = 16
 IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2  # CLS dropped ("default" feature strategy)
-SPECIAL = ["<pad>", "<unk>", "<bos>", "<eos>", "<image>"]
+IMAGE_TOKEN = "<image>"
+SPECIAL = ["<pad>", "<unk>", "<bos>", "<eos>", IMAGE_TOKEN]
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'user' %}user :"
@@ -57,8 +58,8 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", vocab["<bos>"])])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>",
                                    bos_token="<bos>", eos_token="<eos>",
-                                   extra_special_tokens={"image_token": "<image>"})
-    fast.add_special_tokens({"additional_special_tokens": ["<image>"]})
+                                   extra_special_tokens={"image_token": IMAGE_TOKEN})
+    fast.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
     return fast
 
 
@@ -70,21 +71,35 @@ def build_processor() -> LlavaProcessor:
     return LlavaProcessor(image_processor=image_processor, tokenizer=build_tokenizer(),
                           patch_size=PATCH_SIZE, vision_feature_select_strategy="default",
                           num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE,
-                          image_token="<image>")
+                          image_token=IMAGE_TOKEN)
 
 
-def build_config(vocab_size: int, image_token_id: int, pad_id: int, bos_id: int,
-                 eos_id: int, layers: int = 12, hidden: int = 128,
-                 intermediate: int = 256) -> LlavaConfig:
-    """The tiny LLaVA: CLIP tower 128 x 4 layers (patch 8 on 64x64), Llama decoder."""
-    vision = CLIPVisionConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=4,
-                              num_attention_heads=4, image_size=IMAGE_SIZE,
-                              patch_size=PATCH_SIZE, projection_dim=128)
+def build_config(tokenizer: PreTrainedTokenizerFast, layers: int = 12, hidden: int = 128,
+                 intermediate: int = 384, heads: int = 4, vision_hidden: int = 128,
+                 vision_layers: int = 4) -> LlavaConfig:
+    """The tiny LLaVA: a CLIP tower (patch 16 on 64x64 images), GELU projector, Llama decoder.
+
+    Args:
+        tokenizer: from :func:`build_tokenizer`; fixes the vocabulary and special-token ids.
+        layers: decoder blocks (at least 12, so that choosing layers means something).
+        hidden: decoder width.
+        intermediate: decoder MLP width.
+        heads: decoder attention heads.
+        vision_hidden: CLIP tower width (4 heads).
+        vision_layers: CLIP tower depth.
+    """
+    vision = CLIPVisionConfig(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden,
+                              num_hidden_layers=vision_layers, num_attention_heads=4,
+                              image_size=IMAGE_SIZE, patch_size=PATCH_SIZE,
+                              projection_dim=vision_hidden)
+    ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
+           "eos_token_id": tokenizer.eos_token_id}
     text = LlamaConfig(hidden_size=hidden, intermediate_size=intermediate,
-                       num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,
-                       vocab_size=vocab_size, max_position_embeddings=128,
-                       pad_token_id=pad_id, bos_token_id=bos_id, eos_token_id=eos_id,
-                       tie_word_embeddings=False)
-    return LlavaConfig(vision_config=vision, text_config=text, image_token_id=image_token_id,
-                       projector_hidden_act="gelu", vision_feature_select_strategy="default",
-                       vision_feature_layer=-1, pad_token_id=pad_id)
+                       num_hidden_layers=layers, num_attention_heads=heads,
+                       num_key_value_heads=heads, vocab_size=len(tokenizer),
+                       max_position_embeddings=128, tie_word_embeddings=False, **ids)
+    return LlavaConfig(vision_config=vision, text_config=text,
+                       image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+                       image_seq_length=IMAGE_TOKENS, projector_hidden_act="gelu",
+                       vision_feature_select_strategy="default", vision_feature_layer=-1,
+                       pad_token_id=tokenizer.pad_token_id)

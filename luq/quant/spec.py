@@ -52,11 +52,12 @@ class QuantSpec:
 
     @property
     def label(self) -> str:
-        """Short human name, e.g. ``rtn-4b-g64`` or ``fp16``."""
+        """Short human name, e.g. ``rtn-4b-g64``, ``billm-1b-pc-split`` or ``fp16``."""
         if self.method == "fp16":
             return "fp16"
         group = f"g{self.group_size}" if self.group_size else "pc"
-        return f"{self.method}-{self.bits}b-{group}"
+        split = "-split" if self.method == "billm" and self.split else ""
+        return f"{self.method}-{self.bits}b-{group}{split}"
 
     def groups(self, in_features: int) -> int:
         """Number of column groups of a row with ``in_features`` inputs."""

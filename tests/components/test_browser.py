@@ -72,3 +72,22 @@ def test_arena_gives_three_answers(page):
     card.nth(2).wait_for(timeout=90_000)
     assert card.count() == 3
     page.screenshot(path=ARTIFACTS / "3-arena.png", full_page=True)
+
+
+def test_saved_benchmarks_are_shown_without_waiting(page):
+    from components import measured
+
+    page.get_by_role("tab", name="About").click()
+    claims = measured.load("claims")
+    if claims is None:
+        page.get_by_text("No saved measurement of the paper's claims yet").wait_for()
+    else:
+        page.get_by_text("Does the embedded model show what the paper claims?").wait_for()
+        page.get_by_text(re.compile(r"\(a\) Image tokens have higher entropy")).wait_for()
+    page.screenshot(path=ARTIFACTS / "4-about.png", full_page=True)
+    page.get_by_role("tab", name="Budget").click()
+    page.get_by_text("Measured on the embedded model: the saved trade-off benchmark").click()
+    if measured.load("tradeoff") is not None:
+        page.get_by_text(re.compile(r"Saved trade-off curve")).wait_for()
+        page.get_by_text(re.compile(r"Saved benchmark: ")).first.wait_for(timeout=30_000)
+    page.screenshot(path=ARTIFACTS / "5-budget-saved-curve.png", full_page=True)

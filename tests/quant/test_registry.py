@@ -24,4 +24,6 @@ def test_spec_validation():
     with pytest.raises(ValueError, match="group_size"):
         QuantSpec("rtn", 4, -1)
     assert QuantSpec("rtn", 4, 0).label == "rtn-4b-pc"
+    assert QuantSpec("billm", 1, 0, split=False).label == "billm-1b-pc"
+    assert QuantSpec("billm", 1, 32).label == "billm-1b-g32-split"  # split is the default
     assert hash(QuantSpec("rtn", 4, 32)) == hash(QuantSpec("rtn", 4, 32))

@@ -1,0 +1,125 @@
+"""Training batches of the embedded model: labels and inputs the model really gets."""
+
+import random
+
+import torch
+
+from luq.data import load_split
+from luq.data.render import random_scene, render_with_mask
+from luq.models.embedded import IMAGE_TOKENS, PATCH_SIZE, build_processor
+from luq.models.prompting import chat_prompt
+from luq.models.train_batches import (
+    ATTRIBUTES,
+    conversation,
+    patch_labels,
+    pixels,
+    vqa_batch,
+)
+
+
+def test_training_pixels_match_the_processor():
+    processor = build_processor()
+    images = list(load_split("test", 4)["image"])
+    ours = pixels(images, processor)
+    theirs = processor.image_processor(images, return_tensors="pt")["pixel_values"]
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_patch_labels_mark_every_object_once_at_its_centre():
+    rng = random.Random(0)
+    for _ in range(20):
+        scene = random_scene(rng)
+        _, mask = render_with_mask(scene, rng)
+        labels = patch_labels(scene, mask, PATCH_SIZE)  # (P, 2, 4)
+        assert labels.shape == (IMAGE_TOKENS, 2, len(ATTRIBUTES))
+        centres = labels[:, 1]
+        assert int((centres[:, 0] > 0).sum()) == len(scene)
+        colours = sorted(int(c) for c in centres[:, 0] if c > 0)
+        assert colours == sorted(list(ATTRIBUTES["color"]).index(o.color) + 1 for o in scene)
+        assert int((labels[:, 0, 0] > 0).sum()) >= len(scene)
+
+
+def test_vqa_batch_starts_like_a_test_prompt_and_labels_only_the_answers():
+    processor = build_processor()
+    tok = processor.tokenizer
+    image = load_split("test", 1)["image"][0]
+    batch = vqa_batch(random.Random(1), processor, 6, turns=3, caption_share=0.5)
+    ids, labels = batch.inputs["input_ids"], batch.labels
+    for i in range(len(ids)):
+        n = int(batch.inputs["attention_mask"][i].sum())
+        turns = tok.decode(ids[i, :n]).split("assistant :")
+        first_question = turns[0].split("<image>")[-1].strip()
+        expected = processor(images=image, text=chat_prompt(processor, first_question, True),
+                             return_tensors="pt")
+        assert ids[i, :expected["input_ids"].shape[1]].tolist() == expected["input_ids"][0].tolist()
+        answers = [t.split("<eos>")[0].strip() for t in turns[1:]]
+        assert 2 <= len(answers) <= 4 and len(set(answers[:-1])) >= 1
+        said = tok.decode(labels[i][labels[i] != -100])
+        assert said == " ".join(f"{a} <eos>" for a in answers)
+    assert batch.inputs["pixel_values"].shape == (6, 3, 64, 64)
+
+
+def test_conversations_ask_distinct_questions_and_caption_last():
+    rng = random.Random(2)
+    for _ in range(30):
+        chat = conversation(rng, random_scene(rng), 3, caption_share=1.0)
+        questions = [m["content"][-1]["text"] for m in chat if m["role"] == "user"]
+        assert len(set(questions)) == len(questions)
+        assert questions[-1] == "describe the image ."
+        assert chat[0]["content"][0] == {"type": "image"}
+
+
+def test_referent_is_the_object_the_question_names():
+    from luq.data.render import Obj
+    from luq.models.train_batches import referent
+
+    scene = (Obj("red", "circle", "small", "left"), Obj("blue", "square", "large", "right"))
+    assert referent(scene, "what color is the square ?") == 1
+    assert referent(scene, "what shape is the red object ?") == 0
+    assert referent(scene, "what color is the object on the right ?") == 1
+    assert referent(scene, "what size is the blue square ?") == 1
+    assert referent(scene, "how many objects are there ?") is None
+    assert referent(scene, "describe the image .") is None
+
+
+def test_batches_carry_where_each_answer_should_look():
+    processor = build_processor()
+    batch = vqa_batch(random.Random(3), processor, 8, turns=3, caption_share=0.5)
+    ref = batch.referents
+    assert ref.shape == (8, 4, IMAGE_TOKENS)
+    sums = ref.sum(-1)
+    assert torch.all(((sums - 1).abs() < 1e-5) | (sums == 0))
+    assert (sums > 0).sum() >= 8  # most questions name an object
+
+
+def test_attention_guidance_is_low_when_attention_is_on_target():
+    from luq.models.train_embedded import ATTENTION_LAYER, KEY_LAYER, attention_loss
+
+    processor = build_processor()
+    tok = processor.tokenizer
+    batch = vqa_batch(random.Random(4), processor, 4, turns=2, caption_share=0.0)
+    ids = batch.inputs["input_ids"]
+    image_id = tok.convert_tokens_to_ids("<image>")
+    key_ids = torch.tensor(tok.convert_tokens_to_ids(
+        [w for values in ATTRIBUTES.values() for w in values]))
+    user_id = tok.convert_tokens_to_ids("user")
+    b, t = ids.shape
+    uniform = torch.full((b, 2, t, t), 1.0 / t)
+    layers = [uniform.clone() for _ in range(max(KEY_LAYER, ATTENTION_LAYER) + 1)]
+    bad = attention_loss(tuple(layers), batch, image_id, key_ids, user_id)
+    # put all of the guided layer's attention on the target patches and words
+    starts = (batch.labels[:, 1:] != -100) & (batch.labels[:, :-1] == -100)
+    for row in range(b):
+        image_pos = (ids[row] == image_id).nonzero().squeeze(1)
+        users = (ids[row] == user_id).nonzero().squeeze(1).tolist()
+        for turn, pos in enumerate(starts[row].nonzero().squeeze(1).tolist()):
+            target = batch.referents[row, turn]
+            layers[ATTENTION_LAYER][row, :, pos] = 0
+            layers[ATTENTION_LAYER][row, :, pos, image_pos] = target
+            begin = max(u for u in users if u < pos)
+            named = [i for i in range(begin, pos) if int(ids[row, i]) in key_ids.tolist()]
+            layers[KEY_LAYER][row, :, pos] = 0
+            if named:
+                layers[KEY_LAYER][row, :, pos, named] = 1 / len(named)
+    good = attention_loss(tuple(layers), batch, image_id, key_ids, user_id)
+    assert good < 0.5 * bad

@@ -1,0 +1,76 @@
+"""The CLI's model-running commands on the shipped embedded model, as a user types them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("luq-cache")
+    return {**os.environ, "LUQ_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+
+
+def _run(env, *args):
+    r = subprocess.run([sys.executable, "-m", "luq", *args], capture_output=True, text=True,
+                       timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def profile(env, tmp_path_factory):
+    path = tmp_path_factory.mktemp("profile") / "profile.json"
+    _run(env, "profile", "--model", "embedded", "--samples", "16", "--sensitivity",
+         "--labelled", "40", "--out", str(path))
+    return path
+
+
+def test_eval_prints_accuracy_per_type_and_time(env):
+    out = _run(env, "eval", "--model", "embedded", "--n", "50")
+    assert out["n"] == 50 and 0.0 <= out["accuracy"] <= 1.0
+    assert set(out["per_type"]) == {"color", "shape", "count", "position", "size"}
+    assert out["seconds"] > 0
+
+
+def test_profile_with_sensitivity_writes_every_key(profile):
+    data = json.loads(profile.read_text())
+    layers = data["layers"]
+    assert len(layers) == 12
+    for layer in layers:
+        assert layer["n_image"] > 0 and layer["n_text"] > 0
+        assert layer["sensitivity_kl"] >= 0.0 and "sensitivity_acc" in layer
+    assert {"kmeans/image", "kmeans/text", "kmeans/all", "hist/all",
+            "hist-clip/all"} <= set(data["spearman"])
+    for value in data["spearman"].values():
+        lo, hi = value["ci90"]
+        assert -1.0 <= lo <= hi <= 1.0
+
+
+@pytest.mark.parametrize("order", ["entropy", "sensitivity"])
+def test_plan_from_the_profile_meets_the_budget(env, profile, tmp_path, order):
+    data = json.loads(profile.read_text())
+    out_path = tmp_path / "plan.json"
+    memory = _run(env, "memory", "--model", "embedded")  # uniform 4-bit by default
+    budget_mb = memory["total_bytes"] * 0.85 / 1e6  # so some blocks must go ultra-low
+    out = _run(env, "plan", "--profile", str(profile), "--budget-mb", f"{budget_mb:.3f}",
+               "--order", order, "--out", str(out_path))
+    plan = json.loads(out_path.read_text())
+    assert out["memory_bytes"] <= budget_mb * 1e6 and out["n_low"] >= 1
+    if order == "sensitivity":
+        kl = [layer["sensitivity_kl"] for layer in data["layers"]]
+        first = min(range(len(kl)), key=kl.__getitem__)
+        assert plan["layers"][first]["method"] == "billm"
+
+
+def test_sensitivity_order_without_a_probe_is_a_clear_error(env, tmp_path):
+    path = tmp_path / "plain.json"
+    _run(env, "profile", "--model", "embedded", "--samples", "8", "--out", str(path))
+    r = subprocess.run([sys.executable, "-m", "luq", "plan", "--profile", str(path),
+                        "--budget-mb", "3", "--order", "sensitivity", "--out",
+                        str(tmp_path / "p.json")], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode != 0 and "--sensitivity" in r.stderr
