@@ -95,7 +95,7 @@ def claims_markdown(claims: dict | None, tradeoff: dict | None) -> str:
                f"{rho:+.2f} (against the KL damage: {rho_kl:+.2f}); the premise needs a "
                f"positive rho, so this {verdict} it. Lowest-entropy layer: {lowest}; most "
                f"damaging layer: {worst} ({_pct(drop['accuracy_drop'][worst])} lost; "
-               f"{drop['base_accuracy'] and _pct(drop['base_accuracy'])} at full precision).")
+               f"{_pct(drop['base_accuracy'])} at full precision).")
     auc = claims.get("area_under_curve") or (
         {r["order"]: r["auc"] for r in tradeoff["summary"]} if tradeoff else None)
     if auc:

@@ -44,17 +44,18 @@ def cmd_memory(args: argparse.Namespace) -> dict:
         plan = BitPlan.load(args.plan)
     else:
         plan = BitPlan.uniform(layout.block_names, _spec(args))
-    report = plan_memory(layout, plan, _parts(args)).to_dict()
+    report = plan_memory(layout, plan, _parts(args.embed_bits)).to_dict()
     return {"model": args.model, "plan": plan.order, "layers": len(layout.blocks), **report}
 
 
 AUTO_EMBED_BITS = 4
 
 
-def _parts(args: argparse.Namespace) -> dict | None:
-    if not args.embed_bits:
+def _parts(embed_bits: int | None) -> dict | None:
+    """Embeddings and lm_head stored with RTN at ``embed_bits`` (None or 0: fp16)."""
+    if not embed_bits:
         return None
-    spec = QuantSpec("rtn", args.embed_bits, 64)  # 64 divides every supported hidden size
+    spec = QuantSpec("rtn", embed_bits, 64)  # 64 divides every supported hidden size
     return {"embeddings": spec, "lm_head": spec}
 
 
@@ -68,15 +69,15 @@ def _memory_budget(args: argparse.Namespace, layout) -> dict:
     embeddings = f"{args.embed_bits}-bit RTN" if args.embed_bits else "fp16"
     try:
         sel = greedy_select(layout, layout.block_names, high, low, budget,
-                            order_name="depth", model=args.model, parts=_parts(args))
+                            order_name="depth", model=args.model, parts=_parts(args.embed_bits))
     except ValueError:
         if args.embed_bits is not None:
             raise
         # Not even every block ultra-low fits with fp16 embeddings and lm_head: store them
         # at 4 bits, as llama.cpp's Q4_K_M does, and say so.
-        args.embed_bits = AUTO_EMBED_BITS
         sel = greedy_select(layout, layout.block_names, high, low, budget,
-                            order_name="depth", model=args.model, parts=_parts(args))
+                            order_name="depth", model=args.model,
+                            parts=_parts(AUTO_EMBED_BITS))
         embeddings = (f"{AUTO_EMBED_BITS}-bit RTN: the budget cannot be met with fp16 "
                       "embeddings and lm_head (pass --embed-bits 0 to keep them in fp16)")
     sizes = {b.linear_params for b in layout.blocks}
@@ -219,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embed-bits", type=int, default=None,
                    help="also store embeddings and lm_head with RTN at these bits (group "
                         "64), as llama.cpp deployments do; 0 keeps them in fp16. Default: "
-                        f"fp16, or {4} bits when a --budget-mb cannot be met otherwise")
+                        f"fp16, or {AUTO_EMBED_BITS} bits when a --budget-mb cannot be met "
+                        "otherwise")
     p.set_defaults(func=cmd_memory)
 
     p = sub.add_parser("profile", help="per-layer activation entropy, image vs text tokens")
