@@ -20,8 +20,8 @@ import time
 
 from benchmarks.common import RESULTS, print_table, write_result
 from luq.calibration import CalibrationConfig
-from luq.data import load_split
 from luq.defaults import HIGH, LOW
+from luq.embedded import load_split
 from luq.memory import model_layout
 from luq.models.loading import load_model
 from luq.pipeline import add_sensitivity, evaluate_plan, run_profile, variant_cache

@@ -12,13 +12,13 @@ import argparse
 
 from benchmarks.common import print_table, write_result
 from luq.calibration import CalibrationConfig
-from luq.data import load_split
+from luq.embedded import load_split
 from luq.evaluation import evaluate
 from luq.memory import model_layout, plan_memory
 from luq.models.loading import load_model
 from luq.pipeline import evaluate_plan, variant_cache
 from luq.plan import BitPlan
-from luq.quant.spec import QuantSpec
+from luq.quant.spec import FULL_PRECISION, QuantSpec
 
 UNIFORM = [QuantSpec("rtn", 8, 64), QuantSpec("rtn", 4, 32), QuantSpec("rtn", 4, 64),
            QuantSpec("rtn", 3, 64), QuantSpec("rtn", 2, 64), QuantSpec("rtn", 2, 32),
@@ -41,7 +41,7 @@ def main() -> None:
     full = evaluate(loaded.model, loaded.processor, test)
     rows.append({"setting": "fp16 (full)", "avg bits": 16.0,
                  "MB": round(plan_memory(layout, BitPlan.uniform(
-                     names, QuantSpec("fp16", 16, 0))).total_bytes / 1e6, 3),
+                     names, FULL_PRECISION)).total_bytes / 1e6, 3),
                  "accuracy": round(full.accuracy, 4),
                  **{t: round(v, 3) for t, v in full.per_type.items()}})
     cache = variant_cache(loaded, UNIFORM, CalibrationConfig(samples=64))

@@ -17,8 +17,8 @@ import time
 
 from benchmarks.common import print_table, write_result
 from luq.calibration import CalibrationConfig
-from luq.data import load_split
 from luq.defaults import HIGH, LOW
+from luq.embedded import load_split
 from luq.models.loading import load_model
 from luq.pipeline import add_sensitivity, run_profile, sweep
 from luq.profile import EntropyConfig

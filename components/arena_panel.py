@@ -15,7 +15,7 @@ from luq.images import load_image
 from luq.memory import plan_memory
 from luq.models.registry import ASSETS
 from luq.plan import BitPlan
-from luq.quant.spec import QuantSpec
+from luq.quant.spec import FULL_PRECISION
 from luq.select import greedy_select, layer_order
 
 MAX_QUESTION = 200
@@ -63,7 +63,7 @@ def answer_three(model: str, image, question: str, budget_mb: float, low_choice:
                             order_name=order).plan
     except ValueError as err:
         raise gr.Error(str(err)) from None
-    plans = [("Full precision", BitPlan.uniform(names, QuantSpec("fp16", 16, 0))),
+    plans = [("Full precision", BitPlan.uniform(names, FULL_PRECISION)),
              (f"Uniform {high.label}", BitPlan.uniform(names, high)),
              (f"LUQ ({luq.count(low)} layers {low.label})", luq)]
     cache = bench.ready((low, high))

@@ -15,7 +15,7 @@ from luq.memory import plan_memory
 from luq.pipeline import run_profile, sensitivity_report
 from luq.plan import BitPlan
 from luq.profile import EntropyConfig
-from luq.quant.spec import QuantSpec
+from luq.quant.spec import FULL_PRECISION, QuantSpec
 from luq.select import budget_range, greedy_select, layer_order, mixed_plan
 
 ORDER_CHOICES = [("LUQ: lowest entropy first", "entropy"),
@@ -76,7 +76,7 @@ def budget_limits(model: str, low_choice: str, high_choice: str):
     low, high = parse_spec(low_choice), parse_spec(high_choice)
     lo, _ = budget_range(bench.layout, high, low)
     fp = plan_memory(bench.layout, BitPlan.uniform(bench.layout.block_names,
-                                                   QuantSpec("fp16", 16, 0))).total_bytes
+                                                   FULL_PRECISION)).total_bytes
     _, hi4 = budget_range(bench.layout, high, low)
     return gr.update(minimum=round(lo / 1e6, 4), maximum=round(fp / 1e6, 4),
                      value=round((lo + hi4) / 2e6, 4), step=0.001)

@@ -16,7 +16,7 @@ import gradio as gr
 
 from luq.apply import LayerVariantCache
 from luq.calibration import CalibrationConfig
-from luq.data import load_split
+from luq.embedded import load_split
 from luq.evaluation import evaluate
 from luq.memory import ModelLayout, model_layout
 from luq.models.loading import LoadedModel, ModelLoadError, load_model

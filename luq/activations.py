@@ -8,16 +8,16 @@ calibration size. Hooks live only inside the ``with`` block.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from luq.models.adapters import ArchAdapter
+from luq.progress import Progress
 from luq.quant.stats import InputStats
 
 MODALITIES = ("image", "text")
-Progress = Callable[[int, int, str], None]
 
 
 class Reservoir:

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from torch import nn
 
 from luq.models.adapters import ArchAdapter, adapter_for
 from luq.plan import BitPlan
-from luq.quant.linear import QuantLinear
+from luq.progress import Progress
+from luq.quant.linear import QuantLinear, replace_linears
 from luq.quant.registry import get_method
 from luq.quant.spec import QuantSpec
 from luq.quant.stats import InputStats
-
-Progress = Callable[[int, int, str], None]
 
 
 def quantize_block(block: nn.Module, name: str, spec: QuantSpec,
@@ -38,17 +37,16 @@ def quantize_block(block: nn.Module, name: str, spec: QuantSpec,
     """
     method = get_method(spec.method)
     new = copy.deepcopy(block)
-    for sub, module in list(new.named_modules()):
-        if not isinstance(module, nn.Linear):
-            continue
+
+    def make(sub: str, linear: nn.Linear) -> QuantLinear:
         full = f"{name}.{sub}"
         layer_stats = stats.get(full) if stats is not None else None
         if method.requires_calibration and layer_stats is None:
             raise ValueError(f"{spec.method} needs calibration statistics for {full}; "
                              "collect them first (luq.activations.collect_input_stats)")
-        parent_name, _, child = sub.rpartition(".")
-        parent = new.get_submodule(parent_name) if parent_name else new
-        setattr(parent, child, QuantLinear.from_linear(module, spec, layer_stats, cache_dense))
+        return QuantLinear.from_linear(linear, spec, layer_stats, cache_dense)
+
+    replace_linears(new, make)
     return new
 
 

@@ -8,7 +8,7 @@ import sys
 
 from luq.defaults import HIGH, LOW
 from luq.quant.registry import method_names
-from luq.quant.spec import QuantSpec
+from luq.quant.spec import FULL_PRECISION, QuantSpec
 
 
 def _add_spec_args(p: argparse.ArgumentParser, prefix: str, default: QuantSpec,
@@ -151,7 +151,7 @@ def cmd_plan(args: argparse.Namespace) -> dict:
 
 
 def _test_rows(n: int):
-    from luq.data import load_split
+    from luq.embedded import load_split
 
     return load_split("test", n)
 
@@ -169,7 +169,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
         plan = BitPlan.load(args.plan)
         result = evaluate_plan(loaded, variant_cache(loaded, plan.specs()), plan, rows)
     else:
-        plan = BitPlan.uniform(layout.block_names, QuantSpec("fp16", 16, 0))
+        plan = BitPlan.uniform(layout.block_names, FULL_PRECISION)
         result = evaluate(loaded.model, loaded.processor, rows)
     report = plan_memory(layout, plan)
     return {"model": args.model, **result.to_dict(), "memory_bytes": report.total_bytes,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from luq.memory import ModelLayout, plan_memory
 from luq.plan import BitPlan
 from luq.quant.registry import weight_nbytes
-from luq.quant.spec import QuantSpec
+from luq.quant.spec import FULL_PRECISION, QuantSpec
 from luq.select import budget_range, greedy_select
 
 VISION_PARTS = ("vision", "projector")
@@ -90,7 +90,7 @@ def reference_points(layout: ModelLayout, n_low: int, high_spec: QuantSpec,
     """
     names = layout.block_names
     plans = {
-        "fp16": (BitPlan.uniform(names, QuantSpec("fp16", 16, 0)), None),
+        "fp16": (BitPlan.uniform(names, FULL_PRECISION), None),
         "uniform": (BitPlan.uniform(names, high_spec), parts),
         "luq": (BitPlan.mixed(names, high_spec, low_spec, names[:n_low]), parts),
     }

@@ -6,8 +6,6 @@ profiles lives here so that both front ends reuse it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from luq.activations import record_batches
 from luq.apply import LayerVariantCache
 from luq.calibration import CalibrationConfig, calibration_batches
@@ -23,17 +21,16 @@ from luq.profile import (
     fingerprint,
     profile_entropy,
 )
+from luq.progress import Progress
 from luq.quant.registry import get_method
-from luq.quant.spec import QuantSpec
+from luq.quant.spec import FULL_PRECISION, QuantSpec
 from luq.select import Selection, greedy_select, layer_order, mixed_plan
 from luq.sensitivity import bootstrap_spearman, probe
-
-Progress = Callable[[int, int, str], None]
 
 
 def calibration_data(split: str = "calibration"):
     """The embedded shapes dataset split and its text-only prompts (the default source)."""
-    from luq.data import load_split, text_prompts
+    from luq.embedded import load_split, text_prompts
 
     return load_split(split), text_prompts()
 
@@ -118,7 +115,7 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
                 "base_kl": sens.base_kl, "base_accuracy": sens.base_accuracy,
                 "accuracy": list(sens.accuracy) if sens.accuracy is not None else None}
 
-    base_label = (base or QuantSpec("fp16", 16, 0)).label
+    base_label = (base or FULL_PRECISION).label
     key = cache_key(model=loaded.name, weights=fingerprint(loaded.model),
                     calibration=calibration.key(), low=low, base=base_label, labelled=labelled,
                     stats=cache.stats is not None)
@@ -247,7 +244,7 @@ def sweep(loaded: LoadedModel, profile: EntropyProfile | None, high: QuantSpec,
                         "accuracy": evaluate_plan(loaded, cache, plan, rows).accuracy})
         tick(f"uniform {spec.label}")
     cache.restore()
-    fp_report = plan_memory(layout, BitPlan.uniform(names, QuantSpec("fp16", 16, 0)))
+    fp_report = plan_memory(layout, BitPlan.uniform(names, FULL_PRECISION))
     full = {"memory_bytes": fp_report.total_bytes, "decoder_bytes": fp_report.decoder_bytes,
             "accuracy": evaluate(loaded.model, loaded.processor, rows).accuracy}
     tick("full precision")

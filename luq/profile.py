@@ -15,8 +15,7 @@ from torch import nn
 from luq.activations import ActivationRecorder, record_batches
 from luq.entropy import ESTIMATORS, estimate
 from luq.models.adapters import ArchAdapter
-
-Progress = Callable[[int, int, str], None]
+from luq.progress import Progress
 
 
 @dataclass(frozen=True)

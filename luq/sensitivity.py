@@ -22,9 +22,8 @@ import torch.nn.functional as F
 
 from luq.apply import LayerVariantCache
 from luq.plan import BitPlan
-from luq.quant.spec import QuantSpec
-
-Progress = Callable[[int, int, str], None]
+from luq.progress import Progress
+from luq.quant.spec import FULL_PRECISION, QuantSpec
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def probe(cache: LayerVariantCache, batches: list[dict], low: QuantSpec,
         evaluate: optional ``evaluate() -> accuracy`` of the model as it stands.
         progress: ``progress(done, total, message)``.
     """
-    base = base or QuantSpec("fp16", 16, 0)
+    base = base or FULL_PRECISION
     previous = cache.current
     names = cache.names
     with cache.lock:

@@ -4,6 +4,7 @@ from luq.apply import quantize_block
 from luq.memory import measured_nbytes, model_layout, plan_memory
 from luq.plan import BitPlan
 from luq.quant import QuantSpec
+from luq.quant.spec import FULL_PRECISION
 
 
 @pytest.mark.parametrize("spec", [QuantSpec("rtn", 4, 32), QuantSpec("rtn", 2, 16),
@@ -25,7 +26,7 @@ def test_accounting_equals_measured_bytes(tiny_llava, spec):
 
 def test_full_precision_plan_equals_model_bytes(tiny_llava):
     layout = model_layout(tiny_llava.model)
-    report = plan_memory(layout, BitPlan.uniform(layout.block_names, QuantSpec("fp16", 16, 0)))
+    report = plan_memory(layout, BitPlan.uniform(layout.block_names, FULL_PRECISION))
     assert report.total_bytes == measured_nbytes(tiny_llava.model)
     assert report.avg_bits == 16.0
 

@@ -6,6 +6,7 @@ import torch
 from luq.apply import LayerVariantCache
 from luq.plan import BitPlan
 from luq.quant import QuantSpec
+from luq.quant.spec import FULL_PRECISION
 from luq.select import layer_order
 from luq.sensitivity import bootstrap_spearman, probe, spearman
 
@@ -34,7 +35,7 @@ def test_probe_finds_the_fragile_layer(toy, tiny_batches):
 
 
 def test_unchanged_model_has_zero_kl(toy, tiny_batches):
-    sens = probe(toy, tiny_batches, QuantSpec("fp16", 16, 0))
+    sens = probe(toy, tiny_batches, FULL_PRECISION)
     assert sens.base_kl == pytest.approx(0.0, abs=1e-7)
     assert max(sens.kl) == pytest.approx(0.0, abs=1e-7)
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from luq.evaluation.answer import answer_batch, normalize_answer
-
-Progress = Callable[[int, int, str], None]
+from luq.progress import Progress
 
 
 @dataclass(frozen=True)

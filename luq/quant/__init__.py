@@ -2,20 +2,23 @@
 
 from luq.quant.linear import QuantLinear
 from luq.quant.registry import (
+    dequantize,
     effective_bits,
     get_method,
     method_names,
     quantize_weight,
     weight_nbytes,
 )
-from luq.quant.spec import QuantizedWeight, QuantSpec
+from luq.quant.spec import FULL_PRECISION, QuantizedWeight, QuantSpec
 from luq.quant.stats import InputStats
 
 __all__ = [
+    "FULL_PRECISION",
     "InputStats",
     "QuantLinear",
     "QuantSpec",
     "QuantizedWeight",
+    "dequantize",
     "effective_bits",
     "get_method",
     "method_names",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from luq.quant.registry import dequantize
 from luq.quant.spec import QuantizedWeight, QuantSpec
 
 
@@ -46,7 +49,7 @@ class QuantLinear(nn.Module):
         """The float32 ``(out, in)`` weight."""
         if self._dense is not None:
             return self._dense
-        w = self.qweight.dequantize()
+        w = dequantize(self.qweight)
         if self.cache_dense:
             self._dense = w
         return w
@@ -69,3 +72,16 @@ class QuantLinear(nn.Module):
         qw = quantize_weight(linear.weight.detach().float().cpu(), spec, stats)
         qw.tensors = {n: t.to(linear.weight.device) for n, t in qw.tensors.items()}
         return cls(qw, linear.bias, cache_dense=cache_dense)
+
+
+def replace_linears(block: nn.Module, make: Callable[[str, nn.Linear], nn.Module]) -> None:
+    """Replaces every ``nn.Linear`` inside ``block`` by ``make(sub_name, linear)``, in place.
+
+    ``sub_name`` is the linear's name relative to ``block`` (``self_attn.q_proj``).
+    """
+    for sub, module in list(block.named_modules()):
+        if not isinstance(module, nn.Linear):
+            continue
+        parent_name, _, child = sub.rpartition(".")
+        parent = block.get_submodule(parent_name) if parent_name else block
+        setattr(parent, child, make(sub, module))

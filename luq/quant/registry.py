@@ -16,7 +16,7 @@ from luq.quant.awq import awq_search_scale
 from luq.quant.binarize import binarize
 from luq.quant.gptq import gptq_quantize
 from luq.quant.pack import pack, packed_nbytes, unpack
-from luq.quant.spec import QuantizedWeight, QuantSpec
+from luq.quant.spec import SUPPORTED_BITS, QuantizedWeight, QuantSpec
 from luq.quant.stats import InputStats
 
 FP_BYTES = 2  # full precision is counted as fp16/bf16
@@ -49,7 +49,7 @@ class QuantMethod:
 
 class FullPrecision(QuantMethod):
     name = "fp16"
-    supported_bits = (16,)
+    supported_bits = SUPPORTED_BITS["fp16"]
     description = "kept in 16-bit floating point"
 
     def quantize(self, w, spec, stats=None):
@@ -64,7 +64,7 @@ class FullPrecision(QuantMethod):
 
 class RTN(QuantMethod):
     name = "rtn"
-    supported_bits = (1, 2, 3, 4, 5, 6, 7, 8)
+    supported_bits = SUPPORTED_BITS["rtn"]
     description = "group-wise asymmetric round-to-nearest"
 
     def quantize(self, w, spec, stats=None):
@@ -80,7 +80,7 @@ class RTN(QuantMethod):
 
 class GPTQ(RTN):
     name = "gptq"
-    supported_bits = (2, 3, 4, 5, 6, 7, 8)
+    supported_bits = SUPPORTED_BITS["gptq"]
     requires_calibration = True
     uses_calibration = True
     description = "GPTQ: Hessian-aware error feedback (Frantar et al., 2022)"
@@ -95,7 +95,7 @@ class GPTQ(RTN):
 
 class AWQ(RTN):
     name = "awq"
-    supported_bits = (2, 3, 4, 8)
+    supported_bits = SUPPORTED_BITS["awq"]
     requires_calibration = True
     uses_calibration = True
     description = "AWQ-style activation-aware channel scaling, then RTN (Lin et al., 2023)"
@@ -116,7 +116,7 @@ class AWQ(RTN):
 
 class BiLLM(QuantMethod):
     name = "billm"
-    supported_bits = (1,)
+    supported_bits = SUPPORTED_BITS["billm"]
     uses_calibration = True
     description = "BiLLM-style binarization: residual salient columns, split scales"
 
@@ -189,6 +189,11 @@ def quantize_weight(w: torch.Tensor, spec: QuantSpec,
                     stats: InputStats | None = None) -> QuantizedWeight:
     """Quantizes ``w`` (``(out, in)``) as ``spec`` says."""
     return get_method(spec.method).quantize(w, spec, stats)
+
+
+def dequantize(qw: QuantizedWeight) -> torch.Tensor:
+    """The float32 weight that ``qw`` stores."""
+    return get_method(qw.spec.method).dequantize(qw)
 
 
 def weight_nbytes(shape: tuple[int, int], spec: QuantSpec) -> int:

@@ -6,6 +6,16 @@ from dataclasses import dataclass, field
 
 import torch
 
+# Code widths each method stores; the registry's methods read their capabilities from here, so
+# a spec validates itself without importing the registry.
+SUPPORTED_BITS: dict[str, tuple[int, ...]] = {
+    "fp16": (16,),
+    "rtn": (1, 2, 3, 4, 5, 6, 7, 8),
+    "gptq": (2, 3, 4, 5, 6, 7, 8),
+    "awq": (2, 3, 4, 8),
+    "billm": (1,),
+}
+
 
 @dataclass(frozen=True)
 class QuantSpec:
@@ -35,13 +45,14 @@ class QuantSpec:
     split: bool = True
 
     def __post_init__(self) -> None:
-        from luq.quant.registry import get_method  # the registry validates names and widths
-
-        method = get_method(self.method)
-        if self.bits not in method.supported_bits:
+        if self.method not in SUPPORTED_BITS:
+            raise ValueError(f"unknown quantization method {self.method!r}; known: "
+                             f"{', '.join(sorted(SUPPORTED_BITS))}")
+        supported = SUPPORTED_BITS[self.method]
+        if self.bits not in supported:
             raise ValueError(
                 f"{self.method} does not support {self.bits} bits; "
-                f"supported: {', '.join(map(str, method.supported_bits))}"
+                f"supported: {', '.join(map(str, supported))}"
             )
         if self.group_size < 0:
             raise ValueError(f"group_size must be >= 0 (0 = per-channel), got {self.group_size}")
@@ -95,8 +106,5 @@ class QuantizedWeight:
         """Stored bits per weight, metadata included."""
         return self.nbytes * 8 / (self.shape[0] * self.shape[1])
 
-    def dequantize(self) -> torch.Tensor:
-        """The float32 weight this storage represents."""
-        from luq.quant.registry import get_method
 
-        return get_method(self.spec.method).dequantize(self)
+FULL_PRECISION = QuantSpec("fp16", 16, 0)  # a block or part kept unquantized

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from luq.quant import InputStats, QuantSpec, effective_bits, quantize_weight
+from luq.quant import InputStats, QuantSpec, dequantize, effective_bits, quantize_weight
 from luq.quant.binarize import binarize
 
 
@@ -25,15 +25,15 @@ def test_stored_form_decodes_to_the_reconstruction(weight, correlated_inputs):
         spec = QuantSpec("billm", 1, 32, split=split)
         qw = quantize_weight(weight, spec, stats)
         r = binarize(weight, 32, spec.salient_fraction, split, stats.hessian)
-        assert torch.allclose(qw.dequantize(), r["w_hat"], atol=1e-6)
+        assert torch.allclose(dequantize(qw), r["w_hat"], atol=1e-6)
 
 
 def test_hessian_feedback_lowers_output_error(weight, correlated_inputs):
     stats = InputStats(128)
     stats.add_batch(correlated_inputs)
     x = correlated_inputs
-    with_h = quantize_weight(weight, QuantSpec("billm", 1, 32), stats).dequantize()
-    without = quantize_weight(weight, QuantSpec("billm", 1, 32)).dequantize()
+    with_h = dequantize(quantize_weight(weight, QuantSpec("billm", 1, 32), stats))
+    without = dequantize(quantize_weight(weight, QuantSpec("billm", 1, 32)))
     assert float(((x @ with_h.T - x @ weight.T) ** 2).mean()) < float(
         ((x @ without.T - x @ weight.T) ** 2).mean())
 
@@ -49,6 +49,6 @@ def test_effective_bits_are_reported_honestly():
 def test_error_ladder_binary_then_rtn(weight):
     """The ultra-low setting sits between 1-bit and 3-bit RTN in error."""
     def err(spec):
-        return float(((quantize_weight(weight, spec).dequantize() - weight) ** 2).mean())
+        return float(((dequantize(quantize_weight(weight, spec)) - weight) ** 2).mean())
     assert err(QuantSpec("rtn", 1, 32)) > err(QuantSpec("billm", 1, 32)) > err(
         QuantSpec("rtn", 3, 32))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from luq.quant import InputStats, QuantSpec, quantize_weight
+from luq.quant import InputStats, QuantSpec, dequantize, quantize_weight
 from luq.quant.rtn import fake_quantize_rtn
 
 
@@ -21,13 +21,13 @@ def stats(correlated_inputs):
 @pytest.mark.parametrize("act_order", [False, True])
 def test_output_error_below_rtn(weight, correlated_inputs, stats, bits, act_order):
     spec = QuantSpec("gptq", bits, 32, act_order=act_order)
-    gptq = quantize_weight(weight, spec, stats).dequantize()
+    gptq = dequantize(quantize_weight(weight, spec, stats))
     rtn = fake_quantize_rtn(weight, bits, 32)
     assert _out_err(gptq, weight, correlated_inputs) < _out_err(rtn, weight, correlated_inputs)
 
 
 def test_error_falls_as_bits_rise(weight, correlated_inputs, stats):
-    errs = [_out_err(quantize_weight(weight, QuantSpec("gptq", b, 32), stats).dequantize(),
+    errs = [_out_err(dequantize(quantize_weight(weight, QuantSpec("gptq", b, 32), stats)),
                      weight, correlated_inputs) for b in (2, 3, 4, 8)]
     assert all(a > b for a, b in zip(errs, errs[1:])), errs
 

@@ -3,10 +3,11 @@ import torch
 from torch import nn
 
 from luq.quant import InputStats, QuantLinear, QuantSpec, weight_nbytes
+from luq.quant.spec import FULL_PRECISION
 
 SPECS = [QuantSpec("rtn", b, g) for b in (1, 2, 3, 4, 8) for g in (0, 16)] + [
     QuantSpec("gptq", 2, 16), QuantSpec("awq", 4, 16), QuantSpec("billm", 1, 16),
-    QuantSpec("billm", 1, 0, split=False), QuantSpec("fp16", 16, 0)]
+    QuantSpec("billm", 1, 0, split=False), FULL_PRECISION]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.label + ("" if s.split else "-nosplit"))

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from datasets import Dataset, Features, Image, Value
 
-from luq.data.render import COLORS, POSITIONS, SHAPES, SIZES, Obj, random_scene, render
+from luq.embedded.render import COLORS, POSITIONS, SHAPES, SIZES, Obj, random_scene, render
 
 QUESTION_TYPES = ("color", "shape", "count", "position", "size")
 COUNT_WORDS = ("zero", "one", "two", "three")

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from transformers import AutoModelForImageTextToText, AutoProcessor, LlavaForConditionalGeneration
 
-from luq.models.embedded import build_config, build_processor
-from luq.models.train_embedded import lr_at, seed_projector, train
+from luq.embedded.model import build_config, build_processor
+from luq.embedded.train import lr_at, seed_projector, train
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from transformers import LlavaConfig
 
-from luq.data.render import COLORS, SHAPES
+from luq.embedded.render import COLORS, SHAPES
 
 
 def _percent(x: float) -> str:
@@ -19,7 +19,7 @@ def write_model_card(out: Path, config: LlavaConfig, summary: dict) -> Path:
     Args:
         out: the model folder.
         config: the saved model's config.
-        summary: what :func:`luq.models.train_embedded.train` returns; ``summary["test"]``
+        summary: what :func:`luq.embedded.train.train` returns; ``summary["test"]``
             holds the test-split evaluation (``EvalResult.to_dict()``).
     """
     v, t = config.vision_config, config.text_config
@@ -30,7 +30,7 @@ def write_model_card(out: Path, config: LlavaConfig, summary: dict) -> Path:
     text = f"""# LUQ Explorer embedded model (tiny LLaVA, coloured shapes)
 
 **What it is.** A `LlavaForConditionalGeneration` built and trained from nothing by
-`python -m luq.models.train_embedded` (this project): a CLIP vision tower (hidden
+`python -m luq.embedded.train` (this project): a CLIP vision tower (hidden
 {v.hidden_size}, {v.num_hidden_layers} layers, {v.image_size}x{v.image_size} images, patch
 {v.patch_size} -> {(v.image_size // v.patch_size) ** 2} image tokens), a 2-layer GELU
 projector and a Llama decoder (hidden {t.hidden_size}, intermediate {t.intermediate_size},
@@ -42,7 +42,7 @@ tokenizer ({t.vocab_size} tokens) and a `LlavaProcessor` with a chat template
 
 **Data.** Procedurally generated {v.image_size}x{v.image_size} pictures of 1-3 objects
 ({len(COLORS)} colours: {", ".join(COLORS)}; {len(SHAPES)} shapes: {", ".join(SHAPES)};
-small or large; left / middle / right), with one-word answers (`luq/data/`). Training draws
+small or large; left / middle / right), with one-word answers (`luq/embedded/`). Training draws
 fresh scenes every step; the test split (its own seed) is never seen.
 
 **Training** (seed {summary["seed"]}, batch {summary["batch"]}, CPU,

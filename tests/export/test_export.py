@@ -7,24 +7,18 @@ import torch
 from torch import nn
 
 from luq.apply import LayerVariantCache
-from luq.export import (
-    GGML_TYPES,
-    LLAMA_FTYPES,
-    gptqmodel_config,
-    llama_cpp_overrides,
-    load_quantized,
-    save_quantized,
-)
+from luq.export import gptqmodel_config, llama_cpp_overrides, load_quantized, save_quantized
+from luq.export.rules import GGML_TYPES, LLAMA_FTYPES
 from luq.models.loading import load_model
 from luq.models.prompting import build_inputs
 from luq.models.tiny import TINY_CONFIGS
 from luq.plan import BitPlan
-from luq.quant.spec import QuantSpec
+from luq.quant.spec import FULL_PRECISION, QuantSpec
 from tests.models.test_architectures import picture
 
 HIGH = QuantSpec("rtn", 4, 64)
 LOW = QuantSpec("billm", 1, 64)
-FP16 = QuantSpec("fp16", 16, 0)
+FP16 = FULL_PRECISION
 GGUF_TENSORS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 
 

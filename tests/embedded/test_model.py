@@ -6,9 +6,9 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from luq.data import load_split
+from luq.embedded import load_split
+from luq.embedded.model import EMBEDDED_DIR, build_config, build_processor
 from luq.evaluation import evaluate
-from luq.models.embedded import EMBEDDED_DIR, build_config, build_processor
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_accuracy_on_a_fixed_sample(shipped):
 
 
 def test_shipped_model_matches_the_training_sources(shipped):
-    """The folder is what ``luq.models.train_embedded`` builds: same vocabulary, template
+    """The folder is what ``luq.embedded.train`` builds: same vocabulary, template
     and architecture (so retraining from the sources gives a model of this shape)."""
     model, processor = shipped
     built = build_processor()

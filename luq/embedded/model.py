@@ -2,7 +2,7 @@
 
 Everything a hub checkpoint has is made here: a word-level tokenizer, a CLIP image
 processor, a ``LlavaProcessor`` with a chat template, and a ``LlavaConfig``. Training is in
-``luq.models.train_embedded``; the trained folder ships in ``assets/embedded``.
+``luq.embedded.train``; the trained folder ships in ``assets/embedded``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from luq.data.render import COLORS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES
-from luq.data.shapes import COUNT_WORDS, text_prompts
+from luq.embedded.render import COLORS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES
+from luq.embedded.shapes import COUNT_WORDS, text_prompts
 from luq.models.registry import ASSETS
 
 EMBEDDED_DIR = ASSETS / "embedded"

@@ -14,9 +14,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from luq.data.render import COLORS, POSITIONS, SHAPES, SIZES, Obj, random_scene, render_with_mask
-from luq.data.shapes import QUESTION_TYPES, ask, describe
-from luq.models.embedded import IMAGE_TOKEN, IMAGE_TOKENS, PATCH_SIZE
+from luq.embedded.model import IMAGE_TOKEN, IMAGE_TOKENS, PATCH_SIZE
+from luq.embedded.render import (
+    COLORS,
+    POSITIONS,
+    SHAPES,
+    SIZES,
+    Obj,
+    random_scene,
+    render_with_mask,
+)
+from luq.embedded.shapes import QUESTION_TYPES, ask, describe
 
 # Per-patch label heads: class 0 is "no object", then the attribute values in order.
 ATTRIBUTES = {"color": tuple(COLORS), "shape": SHAPES, "size": tuple(SIZES),

@@ -1,6 +1,6 @@
-"""The procedurally generated coloured-shapes VQA dataset of the embedded model."""
+"""The embedded model: its coloured-shapes VQA data, architecture, training recipe and card."""
 
-from luq.data.shapes import (
+from luq.embedded.shapes import (
     ANSWERS,
     COLORS,
     QUESTION_TYPES,

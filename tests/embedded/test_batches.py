@@ -4,17 +4,17 @@ import random
 
 import torch
 
-from luq.data import load_split
-from luq.data.render import random_scene, render_with_mask
-from luq.models.embedded import IMAGE_TOKENS, PATCH_SIZE, build_processor
-from luq.models.prompting import chat_prompt
-from luq.models.train_batches import (
+from luq.embedded import load_split
+from luq.embedded.batches import (
     ATTRIBUTES,
     conversation,
     patch_labels,
     pixels,
     vqa_batch,
 )
+from luq.embedded.model import IMAGE_TOKENS, PATCH_SIZE, build_processor
+from luq.embedded.render import random_scene, render_with_mask
+from luq.models.prompting import chat_prompt
 
 
 def test_training_pixels_match_the_processor():
@@ -70,8 +70,8 @@ def test_conversations_ask_distinct_questions_and_caption_last():
 
 
 def test_referent_is_the_object_the_question_names():
-    from luq.data.render import Obj
-    from luq.models.train_batches import referent
+    from luq.embedded.batches import referent
+    from luq.embedded.render import Obj
 
     scene = (Obj("red", "circle", "small", "left"), Obj("blue", "square", "large", "right"))
     assert referent(scene, "what color is the square ?") == 1
@@ -93,7 +93,7 @@ def test_batches_carry_where_each_answer_should_look():
 
 
 def test_attention_guidance_is_low_when_attention_is_on_target():
-    from luq.models.train_embedded import ATTENTION_LAYER, KEY_LAYER, attention_loss
+    from luq.embedded.train import ATTENTION_LAYER, KEY_LAYER, attention_loss
 
     processor = build_processor()
     tok = processor.tokenizer

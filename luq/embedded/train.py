@@ -1,4 +1,4 @@
-"""Trains the embedded tiny LLaVA from nothing on CPU: ``python -m luq.models.train_embedded``.
+"""Trains the embedded tiny LLaVA from nothing on CPU: ``python -m luq.embedded.train``.
 
 Three stages, because one end-to-end stage learns answer priors, not the image:
 
@@ -32,11 +32,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import LlavaForConditionalGeneration
 
-from luq.data import load_split
+from luq.embedded import load_split
+from luq.embedded.batches import ATTRIBUTES, HEAD_SIZES, vision_batch, vqa_batch
+from luq.embedded.card import write_model_card
+from luq.embedded.model import EMBEDDED_DIR, PATCH_SIZE, build_config, build_processor
 from luq.evaluation import EvalResult, evaluate
-from luq.models.embedded import EMBEDDED_DIR, PATCH_SIZE, build_config, build_processor
-from luq.models.model_card import write_model_card
-from luq.models.train_batches import ATTRIBUTES, HEAD_SIZES, vision_batch, vqa_batch
 
 Log = Callable[[str], None]
 PROBE_QUESTIONS = 200  # validation questions scored during training

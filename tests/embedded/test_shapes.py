@@ -1,5 +1,5 @@
-from luq.data import ANSWERS, QUESTION_TYPES, load_split, text_prompts
-from luq.data.shapes import SPLITS, generate
+from luq.embedded import ANSWERS, QUESTION_TYPES, load_split, text_prompts
+from luq.embedded.shapes import SPLITS, generate
 
 
 def test_deterministic_by_seed():
