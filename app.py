@@ -7,6 +7,7 @@ from components.arena_panel import build_arena_panel
 from components.budget_panel import budget_limits, build_budget_panel, make_plan
 from components.entropy_panel import build_entropy_panel, profile_model
 from components.model_picker import build_model_picker
+from components.whatfits_panel import build_whatfits_panel
 
 CONCURRENCY = 2  # requests that run models share one CPU-bound model: keep it small
 
@@ -16,18 +17,25 @@ def build_demo() -> gr.Blocks:
         gr.Markdown("# LUQ Explorer\nHow far can a vision-language model go below 4 bits? "
                     "Layerwise ultra-low-bit quantization (LUQ), measured on the model in "
                     "front of you.")
-        _, model = build_model_picker()
+        _, model, switched = build_model_picker()
         with gr.Tab("Entropy"):
             entropy_inputs, entropy_outputs = build_entropy_panel(model)
         with gr.Tab("Budget"):
             budget, low, high, order, plan_inputs, plan_outputs = build_budget_panel(model)
         with gr.Tab("VQA arena"):
             build_arena_panel(model, budget, low, high, order)
+        with gr.Tab("What fits"):
+            build_whatfits_panel()
         with gr.Tab("About"):
             build_about_panel()
-        demo.load(profile_model, entropy_inputs, entropy_outputs, concurrency_id="model")
-        demo.load(budget_limits, [model, low, high], budget).then(
-            make_plan, plan_inputs, plan_outputs, concurrency_id="model")
+        # on load and after a model switch: the slider range, the plan and the profile
+        private = {"api_visibility": "private"}
+        for start in (demo.load, switched.success):
+            limits = start(budget_limits, [model, low, high], budget, **private)
+            limits.success(make_plan, plan_inputs, plan_outputs, concurrency_id="model",
+                           **private)
+            start(profile_model, entropy_inputs, entropy_outputs, concurrency_id="model",
+                  **private)
     return demo
 
 

@@ -7,19 +7,20 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.budget_panel import order_scores, parse_spec
+from components.budget_panel import parse_order, parse_spec
 from components.model_picker import EMBEDDED_HELP
-from components.workbench import bench_or_error
+from components.workbench import session_or_error
+from luq.embedded.model import SPECIAL, vocabulary
 from luq.evaluation import answer_batch
 from luq.images import load_image
-from luq.memory import plan_memory
+from luq.models.prompting import unknown_words
 from luq.models.registry import ASSETS
-from luq.plan import BitPlan
-from luq.quant.spec import FULL_PRECISION
-from luq.select import greedy_select, layer_order
 
 MAX_QUESTION = 200
 EXAMPLES = sorted((ASSETS / "examples").glob("*.png"))
+VOCABULARY = ("**Words the embedded model knows** (any other word is unknown to it, and its "
+              "answer to such a question is a guess): "
+              + ", ".join(w for w in vocabulary() if w not in SPECIAL))
 
 
 class UploadedImage(gr.Image):
@@ -39,66 +40,83 @@ def _card(title: str, answer: str, ms: float, mb: float) -> str:
     return f"### {title}\n## {answer or '(no answer)'}\n{ms:.0f} ms · {mb:.2f} MB of weights"
 
 
-def answer_three(model: str, image, question: str, budget_mb: float, low_choice: str,
-                 high_choice: str, order: str):
-    """Answers with full precision, uniform high bits and the LUQ plan of the budget."""
-    if image is None:
-        raise gr.Error("Upload an image or pick an example first.")
+def word_notice(model: str, question: str) -> str:
+    """A warning naming the question's words the model does not know ('' if none)."""
+    session = session_or_error(model)
+    unknown = unknown_words(session.loaded.processor, (question or "").strip().lower())
+    if not unknown:
+        return ""
+    return (f"⚠️ **{session.name} does not know the word"
+            f"{'s' if len(unknown) > 1 else ''} {', '.join(repr(w) for w in unknown)}**: it "
+            "reads them as 'unknown', so the answers below are guesses, not understanding.")
+
+
+def _question(question: str) -> str:
     question = (question or "").strip()
     if not question:
         raise gr.Error("Type a question.")
     if len(question) > MAX_QUESTION:
         raise gr.Error(f"The question has {len(question)} characters; keep it under "
                        f"{MAX_QUESTION}.")
+    return question
+
+
+def answer_three(model: str, image, question: str, budget_mb: float, low_choice: str,
+                 high_choice: str, order: str):
+    """Answers with full precision, uniform high bits and the LUQ plan of the budget."""
+    if image is None:
+        raise gr.Error("Upload an image or pick an example first.")
+    question = _question(question)
     try:
         picture = load_image(image if not isinstance(image, dict) else image.get("path"))
     except ValueError as err:
         raise gr.Error(f"Could not read the image: {err}") from None
-    bench = bench_or_error(model)
+    session = session_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
-    names = bench.layout.block_names
-    ordered = layer_order(names, order, order_scores(bench, order, low, high))
     try:
-        luq = greedy_select(bench.layout, ordered, high, low, int(float(budget_mb) * 1e6),
-                            order_name=order).plan
-    except ValueError as err:
+        luq = session.plan_for_budget(int(float(budget_mb) * 1e6), high, low,
+                                      parse_order(order)).plan
+    except (TypeError, ValueError) as err:
         raise gr.Error(str(err)) from None
-    plans = [("Full precision", BitPlan.uniform(names, FULL_PRECISION)),
-             (f"Uniform {high.label}", BitPlan.uniform(names, high)),
+    plans = [("Full precision", None), (f"Uniform {high.label}", session.uniform(high)),
              (f"LUQ ({luq.count(low)} layers {low.label})", luq)]
-    cache = bench.ready((low, high))
+
+    def ask(loaded):
+        start = time.perf_counter()
+        text = answer_batch(loaded.model, loaded.processor, [picture], [question])[0]
+        return text, (time.perf_counter() - start) * 1e3
+
     cards = []
-    with bench.lock:  # apply-then-run: no other request can swap blocks in between
-        for title, plan in plans:
-            cache.apply(plan)
-            start = time.perf_counter()
-            text = answer_batch(bench.loaded.model, bench.loaded.processor, [picture],
-                                [question])[0]
-            ms = (time.perf_counter() - start) * 1e3
-            mb = plan_memory(bench.layout, plan).total_bytes / 1e6
-            cards.append(_card(title, text, ms, mb))
-    return tuple(cards)
+    for title, plan in plans:
+        text, ms = session.run(plan, ask)
+        cards.append(_card(title, text, ms, session.memory(plan).total_bytes / 1e6))
+    return (word_notice(model, question), *cards)
 
 
 def build_arena_panel(model: gr.State, budget, low, high, order) -> None:
     """Lays out the VQA arena; reads the Budget tab's settings."""
     gr.Markdown(EMBEDDED_HELP + "\n\nThe LUQ model uses the plan of the Budget tab's slider.")
+    with gr.Accordion("Vocabulary of the embedded model", open=False):
+        gr.Markdown(VOCABULARY)
     with gr.Row():
         with gr.Column(scale=1):
             image = UploadedImage(type="filepath", label="Image", height=256,
-                             sources=["upload", "clipboard"])
+                                  sources=["upload", "clipboard"])
             question = gr.Textbox(label="Question", value="what color is the circle ?",
                                   max_lines=2)
+            notice = gr.Markdown(elem_classes="word-notice")
             ask = gr.Button("Ask all three", variant="primary")
             if EXAMPLES:
                 gr.Examples([[str(p), q] for p, q in _example_questions()], [image, question])
         with gr.Column(scale=2), gr.Row():
             cards = [gr.Markdown(f"### {t}\n_ask a question_", elem_classes="answer-card")
                      for t in ("Full precision", "Uniform 4-bit", "LUQ")]
-    ask.click(answer_three, [model, image, question, budget, low, high, order], cards,
-              api_name="answer", concurrency_id="model")
-    question.submit(answer_three, [model, image, question, budget, low, high, order], cards,
-                    concurrency_id="model")
+    inputs = [model, image, question, budget, low, high, order]
+    ask.click(answer_three, inputs, [notice, *cards], api_name="answer", concurrency_id="model")
+    question.submit(answer_three, inputs, [notice, *cards], concurrency_id="model",
+                    api_visibility="private")
+    question.input(word_notice, [model, question], notice, api_visibility="private",
+                   trigger_mode="always_last")
 
 
 def _example_questions() -> list[tuple[Path, str]]:

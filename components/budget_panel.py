@@ -1,26 +1,18 @@
-"""Budget tab: a memory budget -> greedy LUQ plan -> applied model, its accuracy and curve."""
+"""Budget tab: a memory budget (or an accuracy floor) -> greedy LUQ plan -> applied model."""
 
 from __future__ import annotations
-
-import json
-import tempfile
 
 import gradio as gr
 
 from components import figures, measured
-from components.workbench import EVAL_QUESTIONS, Workbench, bench_or_error
-from luq.calibration import CalibrationConfig
+from components.downloads import plan_downloads
+from components.workbench import session_or_error
 from luq.defaults import HIGH, LOW
-from luq.memory import plan_memory
-from luq.pipeline import run_profile, sensitivity_report
-from luq.plan import BitPlan
-from luq.profile import EntropyConfig
-from luq.quant.spec import FULL_PRECISION, QuantSpec
-from luq.select import budget_range, greedy_select, layer_order, mixed_plan
+from luq.quant.spec import QuantSpec
+from luq.select import ORDER_LABELS, ORDERS
+from luq.session import Session
 
-ORDER_CHOICES = [("LUQ: lowest entropy first", "entropy"),
-                 ("highest entropy first", "entropy-desc"), ("random", "random"),
-                 ("by depth", "depth"), ("measured sensitivity", "sensitivity")]
+ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in ORDERS]
 SETTINGS = {
     "billm": LOW,  # the defaults (luq/defaults.py)
     "billm-split": QuantSpec("billm", 1, 0, split=True),
@@ -38,13 +30,15 @@ LOW_CHOICES = [("BiLLM-style binarization, per-channel scales", "billm"),
                ("GPTQ 2-bit, group 64", "gptq2")]
 HIGH_CHOICES = [("RTN 4-bit, group 64", "rtn4"), ("GPTQ 4-bit, group 64", "gptq4"),
                 ("AWQ 4-bit, group 64", "awq4"), ("RTN 3-bit, group 64", "rtn3")]
-GROUP = 64
+RULES = [("Memory budget: stop once the plan fits", "budget"),
+         ("Accuracy floor: stop before accuracy falls below it (the paper's Figure 3)",
+          "accuracy")]
+UNIFORM_BASELINES = [QuantSpec("rtn", b, 64) for b in (4, 3, 2)]
 HELP = (
     "The ultra-low default is BiLLM-style binarization with per-channel scales: on the "
-    "embedded model it is where the choice of layers visibly matters. Binarizing decoder "
-    "block 0 alone costs about 65 points and block 2 about 20, the other ten blocks "
-    "nothing, while uniform 2-bit RTN costs nothing at all (so layer choice would not "
-    "show). Memory counts every stored byte: codes, fp16 scales and zero points, bitmaps, "
+    "embedded model it is where the choice of layers visibly matters (see the saved curves "
+    "below: some blocks are fragile, most are not), while uniform 2-bit RTN costs nothing "
+    "at all. Memory counts every stored byte: codes, fp16 scales and zero points, bitmaps, "
     "and the parts kept in fp16 (embeddings, lm_head, vision tower, projector).")
 
 
@@ -56,115 +50,96 @@ def parse_spec(choice: str) -> QuantSpec:
                        f"{', '.join(SETTINGS)}.") from None
 
 
-
-def order_scores(bench: Workbench, order: str, low: QuantSpec, high: QuantSpec):
-    if order in ("random", "depth"):
-        return None
-    calib = CalibrationConfig()
-    if order == "sensitivity":
-        data = sensitivity_report(bench.loaded, calib, low, high, bench.ready((low, high)),
-                                  "kmeans")
-        return [x["sensitivity_kl"] for x in data["layers"]]
-    with bench.lock:
-        bench.cache.restore()
-        return run_profile(bench.loaded, calib, EntropyConfig()).values()
+def parse_order(order: str) -> str:
+    if order not in ORDERS:
+        raise gr.Error(f"Unknown order {order!r}; known: {', '.join(ORDERS)}.")
+    return order
 
 
 def budget_limits(model: str, low_choice: str, high_choice: str):
     """Slider range: from every block ultra-low to the full-precision model (MB)."""
-    bench = bench_or_error(model)
+    session = session_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
-    lo, _ = budget_range(bench.layout, high, low)
-    fp = plan_memory(bench.layout, BitPlan.uniform(bench.layout.block_names,
-                                                   FULL_PRECISION)).total_bytes
-    _, hi4 = budget_range(bench.layout, high, low)
+    lo = session.memory(session.uniform(low)).total_bytes
+    hi4 = session.memory(session.uniform(high)).total_bytes
+    fp = session.memory(None).total_bytes
     return gr.update(minimum=round(lo / 1e6, 4), maximum=round(fp / 1e6, 4),
                      value=round((lo + hi4) / 2e6, 4), step=0.001)
 
 
-def order_curve(bench: Workbench, order: str, low: QuantSpec, high: QuantSpec, scores,
-                evaluate: bool, progress=None) -> list[tuple[float, float]]:
-    """(MB, accuracy) after 0..L blocks go ultra-low in ``order``.
+def plan_for(session: Session, rule: str, budget_mb, min_accuracy, high: QuantSpec,
+             low: QuantSpec, order: str):
+    """The selection the tab's stopping rule asks for, or a ``gr.Error`` saying why not."""
+    try:
+        if rule == "accuracy":
+            return session.plan_for_accuracy(float(min_accuracy), high, low, order)
+        return session.plan_for_budget(int(float(budget_mb) * 1e6), high, low, order)
+    except (TypeError, ValueError) as err:
+        raise gr.Error(str(err) if str(err) else "The budget must be a number of MB.") \
+            from None
 
-    With ``evaluate`` every point is measured (memoised per plan); without, only the points
-    already measured are returned, so a slider move never waits for new evaluations.
-    """
-    names = bench.layout.block_names
-    seeds = range(3) if order == "random" else range(1)
-    points = []
-    for n in range(len(names) + 1):
-        accs, mb = [], 0.0
-        for seed in seeds:
-            ordered = layer_order(names, order, scores, seed)
-            plan, report = mixed_plan(bench.layout, high, low, ordered[:n], order)
-            acc = bench.plan_accuracy(plan) if evaluate else bench.known_accuracy(plan)
-            if acc is not None:
-                accs.append(acc)
-            mb = report.total_bytes / 1e6
-        if len(accs) == len(seeds):
-            points.append((mb, sum(accs) / len(accs)))
-        if progress and evaluate:
-            progress((n + 1) / (len(names) + 1), desc=f"{order}: {n} blocks ultra-low")
-    return points
+
+def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compare: bool,
+            progress) -> tuple[dict, list[dict], dict | None]:
+    """Measured curves (all orders when ``compare``), uniform points and full precision."""
+    def report(done, total, message):
+        progress(done / max(total, 1), desc=message)
+
+    curves = {}
+    for other in ORDERS:
+        if other == order or compare:
+            pts = session.curve(other, high, low, measure=compare, progress=report)
+            curves[other] = [(p["memory_bytes"] / 1e6, p["accuracy"]) for p in pts]
+    uniform = [session.point(session.uniform(s), s.label, measure=compare)
+               for s in [*UNIFORM_BASELINES, low]]
+    return curves, [u for u in uniform if u], session.point(None, "fp16", measure=compare)
 
 
 def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, order: str,
-              compare: bool = False, progress=gr.Progress()):
-    """Greedy plan under the budget, applied by swapping; figures, summary and JSON file."""
-    bench = bench_or_error(model)
+              compare: bool = False, rule: str = "budget", min_accuracy: float = 0.9,
+              progress=gr.Progress()):
+    """Greedy plan under the stopping rule, applied by swapping; figures, summary, files."""
+    session = session_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
-    if order not in dict((v, k) for k, v in ORDER_CHOICES):
-        raise gr.Error(f"Unknown order {order!r}.")
-    try:
-        budget = float(budget_mb)
-    except (TypeError, ValueError):
-        raise gr.Error("The budget must be a number of MB.") from None
-    scores = order_scores(bench, order, low, high)
-    ordered = layer_order(bench.layout.block_names, order, scores)
-    try:
-        sel = greedy_select(bench.layout, ordered, high, low, int(budget * 1e6),
-                            order_name=order, model=model)
-    except ValueError as err:
-        raise gr.Error(str(err)) from None
-    accuracy = bench.plan_accuracy(sel.plan)
-    curves = {}
-    for other in [order] + [v for _, v in ORDER_CHOICES if v != order]:
-        if other == order or compare:
-            sc = scores if other == order else order_scores(bench, other, low, high)
-            curves[other] = order_curve(bench, other, low, high, sc, compare, progress)
-    uniform = []
-    for spec in [QuantSpec("rtn", b, GROUP) for b in (4, 3, 2)] + [low]:
-        plan = BitPlan.uniform(bench.layout.block_names, spec)
-        acc = bench.plan_accuracy(plan) if compare else bench.known_accuracy(plan)
-        if acc is not None:
-            uniform.append({"spec": spec.label, "accuracy": acc,
-                            "memory_bytes": plan_memory(bench.layout, plan).total_bytes})
-    with bench.lock:
-        bench.cache.apply(sel.plan)  # leave the chosen plan in place for the arena
-    plan_dict = sel.plan.to_dict()
+    order = parse_order(order)
+    if rule not in dict((v, k) for k, v in RULES):
+        raise gr.Error(f"Unknown stopping rule {rule!r}.")
+    sel = plan_for(session, rule, budget_mb, min_accuracy, high, low, order)
+    accuracy = session.accuracy(sel.plan)
+    curves, uniform, full = _curves(session, order, high, low, bool(compare), progress)
+    session.run(sel.plan, lambda _: None)  # leave the chosen plan in place
     mem = sel.memory
-    summary = (f"**{sel.n_low} of {len(ordered)}** decoder layers ultra-low ({low.label}), "
-               f"the rest {high.label}. **Memory {mem.total_bytes / 1e6:.3f} MB** "
-               f"(budget {budget:.3f} MB), **{mem.avg_bits:.2f} average bits** per decoder "
-               f"weight. **Accuracy {accuracy:.1%}** (first answer word, greedy) on "
-               f"{EVAL_QUESTIONS} fixed test questions."
+    limit = (f"budget {float(budget_mb):.3f} MB" if rule == "budget"
+             else f"accuracy floor {float(min_accuracy):.1%}")
+    summary = (f"**{sel.n_low} of {len(session.block_names)}** decoder layers ultra-low "
+               f"({low.label}), the rest {high.label}. **Memory {mem.total_bytes / 1e6:.3f} MB** "
+               f"({limit}), **{mem.avg_bits:.2f} average bits** per decoder weight. "
+               f"**{session.evaluation.metric.capitalize()} {accuracy:.1%}** "
+               f"({session.evaluation.description})."
                + (f"\n\n_{sel.note}_" if sel.note else ""))
-    path = tempfile.NamedTemporaryFile("w", suffix="-luq-plan.json", delete=False)
-    with path:
-        json.dump(plan_dict, path, indent=2)
+    saved = _saved_curves(session, high, low)
+    figure = figures.tradeoff_curve(curves, uniform, full, (mem.total_bytes / 1e6, accuracy),
+                                    saved=saved, metric=session.evaluation.metric)
+    plan_dict = sel.plan.to_dict()
     return (figures.bit_bars(plan_dict), figures.memory_breakdown(mem.breakdown), summary,
-            figures.tradeoff_curve(curves, uniform, None, (mem.total_bytes / 1e6, accuracy)),
-            path.name, {**plan_dict, "accuracy": accuracy, "n_low": sel.n_low})
+            figure, plan_downloads(sel.plan),
+            {**plan_dict, "accuracy": accuracy, "n_low": sel.n_low})
 
 
-def build_saved_curve() -> None:
-    """The embedded model's saved benchmark curve (every order, uniform baselines)."""
+def _saved_curves(session: Session, high: QuantSpec, low: QuantSpec) -> dict | None:
+    """The saved benchmark's curves when they were measured on this model and settings."""
     saved = measured.load("tradeoff")
-    with gr.Accordion("Measured on the embedded model: the saved trade-off benchmark",
-                      open=saved is None):
-        gr.Markdown(measured.tradeoff_markdown(saved))
-        if saved is not None:
-            gr.Plot(measured.tradeoff_figure(saved), label="Saved memory vs accuracy")
+    if saved is None or saved.get("model") != session.name or \
+            (saved.get("high"), saved.get("low")) != (high.label, low.label):
+        return None
+    return {o: [(p["memory_bytes"] / 1e6, p["accuracy"]) for p in pts]
+            for o, pts in saved["curves"].items()}
+
+
+def initial_figure():
+    """What the curve shows before the first plan: the saved curves of every order."""
+    saved = measured.load("tradeoff")
+    return measured.tradeoff_figure(saved) if saved else None
 
 
 def build_budget_panel(model: gr.State):
@@ -176,21 +151,30 @@ def build_budget_panel(model: gr.State):
         order = gr.Dropdown(ORDER_CHOICES, value="entropy", label="Order")
         compare = gr.Checkbox(False, label="Measure the whole curve: every order and the "
                               "uniform baselines (about a minute, once)")
+    with gr.Row():
+        rule = gr.Radio(RULES, value="budget", label="Stopping rule", scale=2)
+        min_accuracy = gr.Slider(0, 1, value=0.9, step=0.01, label="Accuracy floor",
+                                 info="used by the accuracy rule", scale=1)
     budget = gr.Slider(0.1, 10, value=3, step=0.001, label="Memory budget (MB of weights)")
     summary = gr.Markdown()
+    curve = gr.Plot(initial_figure(), label="Memory vs accuracy (saved curves dashed; the "
+                    "star is this plan)")
     with gr.Row():
         bits = gr.Plot(label="Bits per layer")
         breakdown = gr.Plot(label="Memory breakdown")
-    curve = gr.Plot(label="Memory vs accuracy")
-    download = gr.File(label="Plan (JSON)")
+    download = gr.File(label="Downloads: plan (JSON), GPTQModel rules, llama.cpp overrides",
+                       file_count="multiple")
     plan_json = gr.JSON(label="Plan", visible=False)
-    build_saved_curve()
+    saved = measured.load("tradeoff")
+    with gr.Accordion("The saved trade-off benchmark, in numbers", open=False):
+        gr.Markdown(measured.tradeoff_markdown(saved))
 
-    inputs = [model, budget, low, high, order, compare]
+    inputs = [model, budget, low, high, order, compare, rule, min_accuracy]
     outputs = [bits, breakdown, summary, curve, download, plan_json]
     budget.release(make_plan, inputs, outputs, api_name="plan", concurrency_id="model")
-    for control in (low, high, order, compare):
-        control.input(make_plan, inputs, outputs, concurrency_id="model")
+    for control in (low, high, order, compare, rule, min_accuracy):
+        control.input(make_plan, inputs, outputs, concurrency_id="model",
+                      api_visibility="private")
     for control in (low, high):
-        control.input(budget_limits, [model, low, high], budget)
+        control.input(budget_limits, [model, low, high], budget, api_visibility="private")
     return budget, low, high, order, inputs, outputs

@@ -5,15 +5,12 @@ from __future__ import annotations
 import gradio as gr
 
 from components import figures
-from components.workbench import bench_or_error
+from components.workbench import session_or_error
 from luq.calibration import CalibrationConfig
 from luq.defaults import HIGH, LOW
-from luq.pipeline import run_profile, sensitivity_report
+from luq.entropy import ESTIMATORS
 from luq.profile import EntropyConfig
 from luq.select import layer_order
-
-DEFAULT_LOW, DEFAULT_HIGH = LOW, HIGH
-
 
 
 def profile_model(model: str, alpha: float, samples: int, estimator: str, clusters: int,
@@ -24,14 +21,12 @@ def profile_model(model: str, alpha: float, samples: int, estimator: str, cluste
         config = EntropyConfig(estimator, int(clusters), int(bins), linears=bool(detail))
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err)) from None
-    bench = bench_or_error(model)
+    session = session_or_error(model)
 
     def report(done, total, message):
         progress(done / max(total, 1), desc=message)
 
-    with bench.lock:
-        bench.cache.restore()
-        profile = run_profile(bench.loaded, calib, config, progress=report).to_dict()
+    profile = session.profile(calib, config, progress=report).to_dict()
     layers = profile["layers"]
     order = layer_order([x["name"] for x in layers], "entropy", [x["entropy"] for x in layers])
     index = {x["name"]: x["index"] for x in layers}
@@ -50,22 +45,25 @@ def profile_model(model: str, alpha: float, samples: int, estimator: str, cluste
 def measure_sensitivity(model: str, alpha: float, samples: int, estimator: str,
                         progress=gr.Progress()):
     """Per-layer damage at the ultra-low setting, and whether entropy predicts it."""
-    bench = bench_or_error(model)
-    calib = CalibrationConfig(int(samples), float(alpha))
+    session = session_or_error(model)
+    try:
+        calib = CalibrationConfig(int(samples), float(alpha))
+    except (TypeError, ValueError) as err:
+        raise gr.Error(str(err)) from None
+    if estimator not in ESTIMATORS:
+        raise gr.Error(f"Unknown estimator {estimator!r}; known: {', '.join(ESTIMATORS)}.")
 
     def report(done, total, message):
         progress(done / max(total, 1), desc=message)
 
-    with bench.lock:
-        data = sensitivity_report(bench.loaded, calib, DEFAULT_LOW, DEFAULT_HIGH,
-                                  bench.ready((DEFAULT_LOW,)), estimator, progress=report)
+    data = session.sensitivity(LOW, HIGH, calib, estimator, progress=report)
     layers = data["layers"]
     rho = data["spearman"][f"{estimator}/all"]["rho"]
     lines = ["| estimator / tokens | Spearman rho | 90 % interval |", "|---|---|---|"]
     for key, v in data["spearman"].items():
         lines.append(f"| {key} | {v['rho']:+.2f} | [{v['ci90'][0]:+.2f}, {v['ci90'][1]:+.2f}] |")
-    text = ("Damage of each layer alone at " + DEFAULT_LOW.label + " (others at "
-            + DEFAULT_HIGH.label + "), as the KL divergence of next-token distributions from "
+    text = ("Damage of each layer alone at " + LOW.label + " (others at "
+            + HIGH.label + "), as the KL divergence of next-token distributions from "
             "the full model. The paper's hypothesis is a **positive** rho (low entropy, low "
             "damage).\n\n" + "\n".join(lines))
     return (figures.sensitivity_bars(layers), figures.entropy_vs_sensitivity(layers, rho), text)
@@ -77,7 +75,7 @@ def build_entropy_panel(model: gr.State) -> None:
         alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Calibration mix alpha",
                           info="share of image+question prompts; the rest are text-only")
         samples = gr.Slider(8, 256, value=64, step=8, label="Calibration samples")
-        estimator = gr.Radio(["kmeans", "hist", "hist-clip"], value="kmeans", label="Estimator",
+        estimator = gr.Radio(list(ESTIMATORS), value="kmeans", label="Estimator",
                              info="k-means (the paper's), histogram, histogram with clipped tails")
         clusters = gr.Number(100, label="K (k-means clusters)", precision=0, minimum=2)
         bins = gr.Number(256, label="B (histogram bins)", precision=0, minimum=2)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from luq.select import ORDER_LABELS
+
 IMAGE_COLOR, TEXT_COLOR, ALL_COLOR = "#d62728", "#1f77b4", "#7f7f7f"
 ORDER_COLORS = {"entropy": "#2ca02c", "entropy-desc": "#d62728", "random": "#9467bd",
                 "depth": "#8c564b", "sensitivity": "#ff7f0e"}
-ORDER_LABELS = {"entropy": "LUQ (entropy ascending)", "entropy-desc": "highest entropy first",
-                "random": "random (mean of seeds)", "depth": "by depth",
-                "sensitivity": "measured sensitivity"}
 
 
 def _short(name: str) -> str:
@@ -128,9 +127,18 @@ def memory_breakdown(breakdown: dict[str, int]) -> go.Figure:
 
 def tradeoff_curve(curves: dict[str, list[tuple[float, float]]],
                    uniform: list[dict], full: dict | None,
-                   current: tuple[float, float] | None) -> go.Figure:
-    """Memory (MB) vs accuracy: one line per order, uniform points, the current plan."""
+                   current: tuple[float, float] | None,
+                   saved: dict[str, list[tuple[float, float]]] | None = None,
+                   metric: str = "accuracy") -> go.Figure:
+    """Memory (MB) vs the metric: one line per order (``saved`` ones dashed), uniform
+    points, full precision and the current plan as a star."""
     fig = go.Figure()
+    for order, pts in (saved or {}).items():
+        pts = sorted(pts)
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts],
+                                 mode="lines", name=f"{ORDER_LABELS.get(order, order)} (saved)",
+                                 line=dict(color=ORDER_COLORS.get(order), dash="dash"),
+                                 opacity=0.6))
     for order, pts in curves.items():
         pts = sorted(pts)
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts],
@@ -152,7 +160,8 @@ def tradeoff_curve(curves: dict[str, list[tuple[float, float]]],
                                  name="this plan",
                                  marker=dict(symbol="star", size=18, color="gold",
                                              line=dict(color="black", width=1))))
-    fig.update_layout(title="Memory vs accuracy", xaxis_title="weight memory (MB)",
-                      yaxis_title="accuracy", yaxis_range=[0, 1.02], height=420,
+    unit = metric in ("accuracy", "f1", "anls", "relaxed accuracy")
+    fig.update_layout(title=f"Memory vs {metric}", xaxis_title="weight memory (MB)",
+                      yaxis_title=metric, yaxis_range=[0, 1.02] if unit else None, height=420,
                       margin=dict(l=60, r=20, t=50, b=40))
     return fig

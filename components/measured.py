@@ -11,11 +11,9 @@ import json
 from pathlib import Path
 
 from components import figures
+from luq.select import ORDER_LABELS
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
-ORDER_NAMES = {"entropy": "LUQ (lowest entropy first)", "entropy-desc": "highest entropy first",
-               "random": "random (mean of seeds)", "depth": "by depth",
-               "sensitivity": "measured sensitivity"}
 
 
 def load(name: str, directory: Path | None = None) -> dict | None:
@@ -60,7 +58,7 @@ def tradeoff_markdown(data: dict | None) -> str:
              "| order | ultra-low blocks | memory saved (whole model) | memory saved "
              "(decoder) | area |", "|---|---|---|---|---|"]
     for row in sorted(data["summary"], key=lambda r: -r["auc"]):
-        lines.append(f"| {ORDER_NAMES.get(row['order'], row['order'])} | "
+        lines.append(f"| {ORDER_LABELS.get(row['order'], row['order'])} | "
                      f"{row['n_low_at_10pct'] if row['n_low_at_10pct'] is not None else '-'} | "
                      f"{_pct(row['saved_vs_4bit'])} | {_pct(row['saved_decoder_vs_4bit'])} | "
                      f"{row['auc']:.3f} |")
@@ -105,7 +103,7 @@ def claims_markdown(claims: dict | None, tradeoff: dict | None) -> str:
                    else "does not agree")
         out.append("**(c) Entropy-ascending selection keeps the most accuracy per byte.** "
                    "Area under the curve: " + ", ".join(
-                       f"{ORDER_NAMES.get(k, k)} {auc[k]:.3f}" for k in ranked)
+                       f"{ORDER_LABELS.get(k, k)} {auc[k]:.3f}" for k in ranked)
                    + f"; the model {verdict} with the paper.")
     mix = claims["alpha_mix"]
     text_only = next(r for r in mix if r["alpha"] == 0.0)

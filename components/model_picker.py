@@ -34,14 +34,15 @@ def switch_model(name: str, current: str) -> tuple[str, str, str]:
     return name, name, describe(name)
 
 
-def build_model_picker() -> tuple[gr.Dropdown, gr.State]:
-    """The picker and the session's current model name."""
+def build_model_picker():
+    """The picker, the session's current model name, and the event that switches models
+    (chain ``.success`` on it to refresh what depends on the model)."""
     with gr.Row():
         picker = gr.Dropdown(model_names(), value=EMBEDDED_NAME, label="Model",
                              allow_custom_value=True, scale=2,
                              info="Hub checkpoints need network the first time.")
         info = gr.Markdown(describe(EMBEDDED_NAME))
     current = gr.State(EMBEDDED_NAME)
-    picker.input(switch_model, [picker, current], [picker, current, info],
-                 api_name="load_model", concurrency_id="model")
-    return picker, current
+    switched = picker.input(switch_model, [picker, current], [picker, current, info],
+                            api_name="load_model", concurrency_id="model")
+    return picker, current, switched

@@ -14,13 +14,28 @@ separate ``mmproj`` file; the paper's llama.cpp sizes are of that part, in GiB).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from luq.memory import ModelLayout, plan_memory
 from luq.plan import BitPlan
 from luq.quant.registry import weight_nbytes
 from luq.quant.spec import FULL_PRECISION, QuantSpec
-from luq.select import budget_range, greedy_select
+from luq.select import budget_range, greedy_select, layer_order
 
 VISION_PARTS = ("vision", "projector")
+AUTO_EMBED_BITS = 4  # what embeddings and lm_head drop to when a budget needs it (Q4_K_M-like)
+SIZE_BITS = (16, 8, 4, 3, 2)  # the uniform sizes "what fits" lists
+SIZE_GROUP = 64  # 64 divides every supported hidden size
+# The paper's measured operating points (arXiv 2509.23729), matched to a layout by
+# model type and decoder depth.
+PAPER_POINTS = (
+    {"model": "LLaVA-1.5-7B", "model_type": "llava", "layers": 32, "n_low": 16,
+     "avg_bits": 2.54, "mme_perception": {"fp16": 1510, "awq-4bit": 1456, "luq": 1365},
+     "llama_cpp_gb": None},
+    {"model": "Qwen2.5-VL-7B", "model_type": "qwen2_5_vl", "layers": 28, "n_low": 12,
+     "avg_bits": 2.75, "mme_perception": {"fp16": 1695, "awq-4bit": 1645, "luq": 1640},
+     "llama_cpp_gb": {"fp16": 14.5, "q4_k_m": 4.4, "luq": 3.4}},
+)
 PROFILE_HINT = ("which blocks go ultra-low needs an entropy profile: python -m luq profile "
                 "--model M --out P, then python -m luq plan --profile P --budget-mb X")
 
@@ -101,3 +116,78 @@ def reference_points(layout: ModelLayout, n_low: int, high_spec: QuantSpec,
         out[key] = {"total_bytes": report.total_bytes, "llm_bytes": report.total_bytes - tower,
                     "avg_bits": round(report.avg_bits, 3), "decoder_bytes": report.decoder_bytes}
     return out
+
+
+def embed_parts(embed_bits: int | None) -> dict[str, QuantSpec] | None:
+    """Embeddings and lm_head stored with RTN at ``embed_bits`` (None or 0: fp16)."""
+    if not embed_bits:
+        return None
+    spec = QuantSpec("rtn", embed_bits, SIZE_GROUP)
+    return {"embeddings": spec, "lm_head": spec}
+
+
+def uniform_sizes(layout: ModelLayout, bits: Sequence[int] = SIZE_BITS) -> dict[str, int]:
+    """Total bytes with every decoder block at fp16 or RTN ``b`` bits (group 64), the rest
+    fp16: ``{"fp16": ..., "8-bit": ..., ...}``."""
+    out = {}
+    for b in bits:
+        spec = FULL_PRECISION if b == 16 else QuantSpec("rtn", b, SIZE_GROUP)
+        key = "fp16" if b == 16 else f"{b}-bit"
+        out[key] = plan_memory(layout, BitPlan.uniform(layout.block_names, spec)).total_bytes
+    return out
+
+
+def paper_point(layout: ModelLayout, high_spec: QuantSpec, low_spec: QuantSpec,
+                parts: dict[str, QuantSpec] | None = None) -> dict | None:
+    """The paper's measured point for this architecture and depth, with our estimate of the
+    same plan (its number of ultra-low blocks) beside it; None for other models."""
+    for point in PAPER_POINTS:
+        if (point["model_type"], point["layers"]) == (layout.model_type, len(layout.blocks)):
+            ours = reference_points(layout, point["n_low"], high_spec, low_spec, parts)
+            return {**point, "ours": ours}
+    return None
+
+
+def what_fits(layout: ModelLayout, budget_bytes: int, high_spec: QuantSpec,
+              low_spec: QuantSpec, embed_bits: int | None = None,
+              scores: Sequence[float] | None = None, model: str = "") -> dict:
+    """Everything "what fits in N bytes, and at what cost?" needs, from a layout alone.
+
+    The one answer of ``python -m luq memory --budget-mb`` and the app's What-fits tab.
+
+    Args:
+        layout: the model's shapes (a meta model is enough).
+        budget_bytes: total weight memory allowed.
+        high_spec, low_spec: the two LUQ settings.
+        embed_bits: store embeddings and lm_head at these bits (0: fp16). None: fp16, or
+            :data:`AUTO_EMBED_BITS` when the budget cannot be met with fp16 (and it says so).
+        scores: per-block entropies from a profile; with them ``which_layers`` names the
+            blocks LUQ sends ultra-low (lowest entropy first).
+        model: recorded in the result.
+
+    Returns:
+        :func:`ultra_low_needed`'s dict plus ``model``, ``sizes`` (uniform fp16/8/4/3/2-bit
+        totals), ``fp16_parts`` (bytes of what stays 16-bit), ``embeddings_and_lm_head``
+        (how they are stored, and why), ``which_layers`` and ``paper`` (the paper's
+        measured point for this model, with our estimate of it, or None).
+    """
+    parts = embed_parts(embed_bits)
+    embeddings = f"{embed_bits}-bit RTN" if embed_bits else "fp16"
+    out = ultra_low_needed(layout, budget_bytes, high_spec, low_spec, parts)
+    if not out["fits"] and embed_bits is None:
+        parts = embed_parts(AUTO_EMBED_BITS)
+        out = ultra_low_needed(layout, budget_bytes, high_spec, low_spec, parts)
+        embeddings = (f"{AUTO_EMBED_BITS}-bit RTN: the budget cannot be met with fp16 "
+                      "embeddings and lm_head (pass --embed-bits 0 to keep them in fp16)")
+    if out["fits"] and scores is not None:
+        ordered = layer_order(layout.block_names, "entropy", scores)
+        out["which_layers"] = sorted(ordered[:out["n_low"]], key=layout.block_names.index)
+    breakdown = out.get("memory", {}).get("breakdown") or plan_memory(
+        layout, BitPlan.uniform(layout.block_names, low_spec), parts).breakdown
+    fp16_parts = {k: v for k, v in breakdown.items()
+                  if not k.startswith("decoder_") or k == "decoder_other"}
+    if parts:
+        fp16_parts = {k: v for k, v in fp16_parts.items() if k not in parts}
+    return {"model": model, **out, "sizes": uniform_sizes(layout), "fp16_parts": fp16_parts,
+            "embeddings_and_lm_head": embeddings,
+            "paper": paper_point(layout, high_spec, low_spec, parts)}

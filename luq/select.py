@@ -23,6 +23,14 @@ from luq.plan import BitPlan
 from luq.quant.spec import QuantSpec
 
 ORDERS = ("entropy", "entropy-desc", "random", "depth", "sensitivity")
+ORDER_LABELS = {  # one name per order for every front end
+    "entropy": "LUQ: lowest entropy first",
+    "entropy-desc": "highest entropy first",
+    "random": "random (mean of seeds)",
+    "depth": "by depth",
+    "sensitivity": "measured sensitivity (least damage first)",
+}
+RANDOM_SEEDS = 5  # a random order's curve is the mean over this many seeds, everywhere
 
 
 def layer_order(names: Sequence[str], order: str, scores: Sequence[float] | None = None,

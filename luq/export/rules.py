@@ -7,6 +7,8 @@
 * :func:`llama_cpp_overrides`: ``llama-quantize --tensor-type PATTERN=TYPE`` arguments.
   llama.cpp matches PATTERN with ``std::regex_search`` against GGUF tensor names such as
   ``blk.3.attn_q.weight`` (``blk.N`` = decoder block N); types are ggml type names.
+* :func:`gguf_tensor_type`: the type each GGUF tensor gets, as ``llama-quantize`` would
+  choose it for a Q4_K_M base with one override per block (``luq.export.gguf`` writes it).
 """
 
 from __future__ import annotations
@@ -18,12 +20,32 @@ from luq.plan import BitPlan
 from luq.quant.spec import QuantSpec
 
 GPTQMODEL_BITS = {1: 2, 2: 2, 3: 3, 4: 4, 5: 8, 6: 8, 7: 8, 8: 8}  # GPTQModel: 2/3/4/8 bits
-# ggml tensor types per nominal width; the ultra-low ones follow the paper (IQ1_M).
-GGML_TYPES = {1: "IQ1_M", 2: "IQ2_XXS", 3: "Q3_K", 4: "Q4_K", 5: "Q5_K", 6: "Q6_K",
-              7: "Q8_0", 8: "Q8_0", 16: "F16"}
+# Our setting -> ggml tensor type: the one table every llama.cpp export reads. Keys are
+# (method, bits); method "*" is any group-wise quantizer (rtn / gptq / awq) at that width.
+# 4 bits -> Q4_K, not Q4_1: Q4_1 would hold our asymmetric g64 codes exactly, but costs
+# 5.0 bits per weight against 4.5, and ggml's Q4_K quantizer (6-bit sub-block scales and mins,
+# searched) lands below our own RTN's error at the same 4.5 bits (rel. squared error 0.009 vs
+# 0.017 on a 512x2048 heavy-tailed weight); Q4_K is what a Q4_K_M user expects.
+GGML_TYPES: dict[tuple[str, int], str] = {
+    ("fp16", 16): "F16",
+    ("billm", 1): "IQ1_M",  # residual / split binarization has no exact GGUF type (paper: IQ1_M)
+    ("*", 1): "Q1_0",       # sign binarization, one fp16 scale per 128 weights
+    ("*", 2): "Q2_K", ("*", 3): "Q3_K", ("*", 4): "Q4_K", ("*", 5): "Q5_K", ("*", 6): "Q6_K",
+    ("*", 7): "Q8_0", ("*", 8): "Q8_0",
+}
+ULTRA_LOW_TYPES = ("IQ1_M", "Q1_0", "Q2_K", "IQ2_XXS")  # what ultra-low blocks may be stored as
 LLAMA_FTYPES = {1: "IQ1_M", 2: "Q2_K", 3: "Q3_K_M", 4: "Q4_K_M", 5: "Q5_K_M", 6: "Q6_K",
                 7: "Q8_0", 8: "Q8_0"}
-_NEEDS_IMATRIX = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS")
+# llama-quantize refuses these without an importance matrix (tensor_requires_imatrix).
+NEEDS_IMATRIX = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS")
+# llama.cpp's tensor_type_fallback: a row length the type's block does not divide.
+_FALLBACK = {"IQ1_S": "IQ4_NL", "IQ1_M": "IQ4_NL", "IQ2_XXS": "IQ4_NL", "IQ2_XS": "IQ4_NL",
+             "IQ2_S": "IQ4_NL", "IQ3_XXS": "IQ4_NL", "IQ3_S": "IQ4_NL", "IQ4_XS": "IQ4_NL",
+             "Q2_K": "Q4_0", "Q3_K": "Q4_0", "TQ1_0": "Q4_0", "TQ2_0": "Q4_0",
+             "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
+             "Q1_0": "Q4_0"}  # llama.cpp defines no Q1_0 fallback (it stops); Q4_0 here
+_BLOCK = {"F32": 1, "F16": 1, "Q4_0": 32, "Q4_1": 32, "Q5_0": 32, "Q5_1": 32, "Q8_0": 32,
+          "IQ4_NL": 32, "Q1_0": 128}  # every other type: 256-weight super-blocks
 
 
 def block_index(name: str) -> int:
@@ -86,9 +108,67 @@ def gptqmodel_config(plan: BitPlan, desc_act: bool = False, sym: bool = True) ->
     return {"quantize_config": config, "notes": sorted(set(notes))}
 
 
-def ggml_type(spec: QuantSpec) -> str:
-    """The llama.cpp tensor type closest to ``spec`` (BiLLM / 1-bit -> IQ1_M)."""
-    return GGML_TYPES[1 if spec.method == "billm" else spec.bits]
+def is_ultra_low(spec: QuantSpec) -> bool:
+    """Below 3 bits: the settings an ultra-low GGUF type may replace."""
+    return spec.method != "fp16" and spec.bits <= 2
+
+
+def ggml_type(spec: QuantSpec, ultra_low: str | None = None) -> str:
+    """The llama.cpp tensor type of a block stored as ``spec`` (:data:`GGML_TYPES`).
+
+    Args:
+        spec: the block's setting.
+        ultra_low: put ultra-low blocks (:func:`is_ultra_low`) at this type instead, one of
+            :data:`ULTRA_LOW_TYPES`.
+    """
+    if ultra_low is not None:
+        if ultra_low not in ULTRA_LOW_TYPES:
+            raise ValueError(f"unknown ultra-low type {ultra_low!r}; known: "
+                             f"{', '.join(ULTRA_LOW_TYPES)}")
+        if is_ultra_low(spec):
+            return ultra_low
+    key = (spec.method, spec.bits) if (spec.method, spec.bits) in GGML_TYPES else ("*", spec.bits)
+    return GGML_TYPES[key]
+
+
+def use_more_bits(i: int, n: int) -> bool:
+    """llama.cpp's Q4_K_M rule: blocks whose ``attn_v`` / ``ffn_down`` get Q6_K."""
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def gguf_tensor_type(name: str, n_per_row: int, block_types: dict[int, str],
+                     tied_output: bool = False, token_embd: str = "Q4_K",
+                     output: str = "Q6_K") -> str:
+    """The type of one 2-D GGUF tensor, as ``llama-quantize`` picks it for Q4_K_M + overrides.
+
+    A Q4_K block's ``attn_v`` and ``ffn_down`` get Q6_K where :func:`use_more_bits` says (by
+    block index; llama-quantize counts only tensors no override touched), every other block
+    tensor its block's type; ``token_embd`` Q4_K and ``output`` Q6_K (a tied ``token_embd`` is
+    the output); a row length the type's block does not divide falls back as in llama.cpp.
+
+    Args:
+        name: GGUF tensor name (``blk.3.attn_v.weight``, ``token_embd.weight``...).
+        n_per_row: the tensor's row length (ggml ``ne[0]``).
+        block_types: type of each decoder block by index.
+        tied_output: the model has no ``output.weight`` (tied embeddings).
+        token_embd: type of the token embeddings.
+        output: type of the output projection.
+    """
+    if name == "output.weight" or (tied_output and name == "token_embd.weight"):
+        qtype = output
+    elif name == "token_embd.weight":
+        qtype = token_embd
+    elif (m := re.match(r"blk\.(\d+)\.(\w+)\.weight$", name)) and int(m[1]) in block_types:
+        qtype = block_types[int(m[1])]
+        if qtype == "Q4_K" and m[2] in ("attn_v", "ffn_down") and use_more_bits(
+                int(m[1]), len(block_types)):
+            qtype = "Q6_K"
+    else:
+        return "F32"
+    if n_per_row % _BLOCK.get(qtype, 256):
+        qtype = _FALLBACK.get(qtype, "F16")
+        qtype = qtype if n_per_row % _BLOCK.get(qtype, 256) == 0 else "F16"
+    return qtype
 
 
 def llama_cpp_overrides(plan: BitPlan, input_gguf: str = "model-f16.gguf",
@@ -112,7 +192,7 @@ def llama_cpp_overrides(plan: BitPlan, input_gguf: str = "model-f16.gguf",
     tensor_types = [f"^blk\\.{block_index(a.name)}\\.={ggml_type(a.spec).lower()}"
                     for a in plan.layers if a.spec != base]
     args = [x for t in tensor_types for x in ("--tensor-type", t)]
-    needs_imatrix = any(t in _NEEDS_IMATRIX for t in per_layer.values())
+    needs_imatrix = any(t in NEEDS_IMATRIX for t in per_layer.values())
     lead = ["llama-quantize"] + (["--imatrix", imatrix] if needs_imatrix else [])
     command = shlex.join(lead + args + [input_gguf, output_gguf, ftype])
     notes = [f"{ftype} also sets token_embd / output types (override with "

@@ -58,19 +58,46 @@ def resolve_config(name: str, trust_remote_code: bool = False) -> PretrainedConf
     elif entry is not None and entry.config_file:
         path = ASSETS / "configs" / entry.config_file
         if path.exists():
-            data = json.loads(path.read_text())
-            return AutoConfig.for_model(data.pop("model_type"), **data)
+            return config_from_file(path)
     try:
         return AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:
         raise ModelLoadError(_load_hint(name, err)) from None
 
 
-def build_meta_model(name: str) -> nn.Module:
-    """The model's module tree on the meta device: shapes only, no memory, no download."""
-    config = resolve_config(name)
-    with torch.device("meta"):
-        return AutoModelForImageTextToText.from_config(config)
+def config_from_file(path: str | Path) -> PretrainedConfig:
+    """A config from a ``config.json`` file (a shipped copy or one a user uploads).
+
+    Raises:
+        ModelLoadError: not JSON, no ``model_type``, or a type transformers does not know.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+        model_type = data.pop("model_type")
+        return AutoConfig.for_model(model_type, **data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelLoadError(f"{Path(path).name} is not a readable JSON config: {err}") from None
+    except (KeyError, AttributeError, TypeError):
+        raise ModelLoadError(f"{Path(path).name} has no model_type: is it a transformers "
+                             "config.json?") from None
+    except ValueError as err:
+        raise ModelLoadError(f"{Path(path).name}: {err}") from None
+
+
+def build_meta_model(name_or_config: str | PretrainedConfig) -> nn.Module:
+    """The model's module tree on the meta device: shapes only, no memory, no download.
+
+    Raises:
+        ModelLoadError: the config is not of an image-text-to-text model transformers knows.
+    """
+    config = name_or_config if isinstance(name_or_config, PretrainedConfig) \
+        else resolve_config(name_or_config)
+    try:
+        with torch.device("meta"):
+            return AutoModelForImageTextToText.from_config(config)
+    except (ValueError, KeyError) as err:
+        raise ModelLoadError(f"{config.model_type!r} is not a vision-language model "
+                             f"transformers can build for image-text-to-text: {err}") from None
 
 
 def load_model(name: str, device: torch.device | str | None = None,

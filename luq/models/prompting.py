@@ -28,6 +28,24 @@ def chat_prompt(processor, question: str, with_image: bool) -> str:
                                          add_generation_prompt=True, tokenize=False)
 
 
+def unknown_words(processor, text: str) -> list[str]:
+    """Words of ``text`` the model's tokenizer maps to its unknown token, in order.
+
+    Only word-level vocabularies (the embedded model's) have unknown words; subword
+    tokenizers spell any word, so this returns ``[]`` for them.
+    """
+    tokenizer = getattr(processor, "tokenizer", processor)
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:
+        return []
+    out = []
+    for word in text.split():
+        ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+        if unk in ids and word not in out:
+            out.append(word)
+    return out
+
+
 def build_inputs(processor, image: Image.Image | None, question: str) -> dict[str, torch.Tensor]:
     """Tensors for ``model(**inputs)`` / ``model.generate(**inputs)`` with a batch of one."""
     prompt = chat_prompt(processor, question, image is not None)

@@ -1,0 +1,42 @@
+"""The Budget tab's download files, written once per distinct plan.
+
+Files go to one directory per process, named by the plan's content, so moving the slider
+back and forth reuses files instead of leaving a new temporary file per move; the directory
+is removed when the process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from luq.export.formats import PLAN_FORMATS, export_plan
+from luq.plan import BitPlan
+
+_DIR: Path | None = None
+
+
+def download_dir() -> Path:
+    """This process's download directory (created on first use, removed at exit)."""
+    global _DIR
+    if _DIR is None:
+        _DIR = Path(tempfile.mkdtemp(prefix="luq-downloads-"))
+        atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
+    return _DIR
+
+
+def plan_downloads(plan: BitPlan) -> list[str]:
+    """Paths of the plan in every plan-only export format (``python -m luq export``)."""
+    digest = hashlib.sha256(json.dumps(plan.to_dict(), sort_keys=True).encode()).hexdigest()
+    folder = download_dir() / digest[:16]
+    paths = []
+    for fmt, (filename, _) in PLAN_FORMATS.items():
+        path = folder / filename
+        if not path.exists():
+            export_plan(plan, fmt, path)
+        paths.append(str(path))
+    return paths

@@ -1,0 +1,164 @@
+"""What each ``python -m luq`` command does; ``luq.cli`` parses the arguments.
+
+Every command returns a JSON-ready dict (printed by ``luq.cli.main``) and reports progress on
+stderr. Model-running commands go through :class:`luq.session.Session`, like the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from luq.quant.spec import QuantSpec
+
+
+def spec(args: argparse.Namespace, prefix: str = "") -> QuantSpec:
+    """The QuantSpec of ``--[prefix-]method/bits/group-size/split``."""
+    key = f"{prefix}_" if prefix else ""
+    return QuantSpec(getattr(args, f"{key}method"), getattr(args, f"{key}bits"),
+                     getattr(args, f"{key}group_size"), split=getattr(args, f"{key}split"))
+
+
+def progress(done: int, total: int, message: str) -> None:
+    print(f"\r[{done}/{total}] {message[:60]:<60}", end="" if done < total else "\n",
+          file=sys.stderr)
+
+
+def write(path: str | None, data: dict) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(data, f, indent=2)
+
+
+def _layout(model: str):
+    from luq.memory import model_layout
+    from luq.models.loading import build_meta_model
+
+    return model_layout(build_meta_model(model))
+
+
+def _session(model: str):
+    from luq.models.loading import load_model
+    from luq.session import Session
+
+    return Session(load_model(model))
+
+
+def cmd_memory(args: argparse.Namespace) -> dict:
+    from luq.estimate import embed_parts, what_fits
+    from luq.memory import plan_memory
+    from luq.plan import BitPlan
+
+    layout = _layout(args.model)
+    if args.budget_mb is not None:
+        return what_fits(layout, int(args.budget_mb * 1e6), spec(args), spec(args, "low"),
+                         args.embed_bits, model=args.model)
+    plan = BitPlan.load(args.plan) if args.plan else BitPlan.uniform(layout.block_names,
+                                                                      spec(args))
+    report = plan_memory(layout, plan, embed_parts(args.embed_bits)).to_dict()
+    return {"model": args.model, "plan": plan.order, "layers": len(layout.blocks), **report}
+
+
+def cmd_profile(args: argparse.Namespace) -> dict:
+    from luq.calibration import CalibrationConfig
+    from luq.pipeline import add_sensitivity
+    from luq.profile import EntropyConfig
+
+    session = _session(args.model)
+    calib = CalibrationConfig(args.samples, args.alpha, args.seed)
+    config = EntropyConfig(args.estimator, args.clusters, args.bins,
+                           max_tokens=args.max_tokens, linears=args.linears, seed=args.seed)
+    result = session.profile(calib, config, progress).to_dict()
+    if args.sensitivity:
+        low, high = spec(args, "low"), spec(args, "high")
+        with session.lock:
+            session.prepare([low, high], progress)
+            session.store.restore()
+            result = add_sensitivity(session.loaded, result, calib, low, high, session.store,
+                                     labelled=args.labelled, progress=progress)
+    write(args.out, result)
+    return {"out": args.out, "layers": len(result["layers"]), "seconds": result["seconds"]}
+
+
+def cmd_plan(args: argparse.Namespace) -> dict:
+    from luq.profile import EntropyProfile
+    from luq.select import greedy_select, layer_order
+
+    profile = EntropyProfile.from_dict(json.loads(open(args.profile).read()))
+    model = args.model or profile.model
+    high, low = spec(args, "high"), spec(args, "low")
+    scores = profile.values(args.modality) if args.order.startswith("entropy") else None
+    if args.order == "sensitivity":
+        scores = profile.layer_values("sensitivity_kl")
+        if scores is None:
+            raise ValueError("--order sensitivity needs a profile written with --sensitivity "
+                             "(python -m luq profile ... --sensitivity --out F)")
+    budget = int(args.budget_mb * 1e6) if args.budget_mb is not None else None
+    if args.min_accuracy is None and budget is None:
+        raise ValueError("give --budget-mb, --min-accuracy, or both")
+    if args.min_accuracy is not None:
+        from luq.session import shapes_evaluation
+
+        session = _session(model)
+        session.set_evaluation(shapes_evaluation(args.n))
+        layout, evaluate = session.layout, session.accuracy
+    else:
+        layout, evaluate = _layout(model), None
+    ordered = layer_order(layout.block_names, args.order, scores, args.seed)
+    sel = greedy_select(layout, ordered, high, low, budget, evaluate=evaluate,
+                        min_accuracy=args.min_accuracy, order_name=args.order, model=model)
+    out = sel.plan.to_dict()
+    out.update(n_low=sel.n_low, memory=sel.memory.to_dict(), trace=list(sel.trace))
+    write(args.out, out)
+    return {"out": args.out, "n_low": sel.n_low, "memory_bytes": sel.plan.memory_bytes,
+            "avg_bits": sel.plan.avg_bits, "note": sel.note,
+            "accuracy": sel.trace[-1]["accuracy"] if sel.trace else None}
+
+
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from luq.embedded import load_split
+    from luq.evaluation import evaluate
+    from luq.plan import BitPlan
+
+    session = _session(args.model)
+    plan = BitPlan.load(args.plan) if args.plan else None
+    rows = load_split("test", args.n)
+    result = session.run(plan, lambda m: evaluate(m.model, m.processor, rows))
+    report = session.memory(plan)
+    return {"model": args.model, **result.to_dict(), "memory_bytes": report.total_bytes,
+            "avg_bits": round(report.avg_bits, 4)}
+
+
+def cmd_sweep(args: argparse.Namespace) -> dict:
+    from luq.calibration import CalibrationConfig
+    from luq.session import shapes_evaluation
+
+    session = _session(args.model)
+    session.set_evaluation(shapes_evaluation(args.n))
+    calib = CalibrationConfig(args.samples, args.alpha)
+    session.profile(calib, progress=progress)  # cached on disk for the orders
+    uniform = [QuantSpec("rtn", b, spec(args, "high").group_size) for b in (4, 3, 2)]
+    result = session.sweep(spec(args, "high"), spec(args, "low"), args.orders, uniform,
+                           progress)
+    write(args.out, result)
+    return {"out": args.out, "points": sum(len(c) for c in result["curves"].values()),
+            "full": result["full"]}
+
+
+def cmd_export(args: argparse.Namespace) -> dict:
+    from luq.export.formats import PLAN_FORMATS, check_format, export_plan
+    from luq.plan import BitPlan
+
+    fmt = check_format(args.format)
+    plan = BitPlan.load(args.plan)
+    if fmt in PLAN_FORMATS:
+        path = export_plan(plan, fmt, args.out)
+        return {"format": fmt, "out": str(path), "bytes": path.stat().st_size}
+    from luq.export import save_quantized
+
+    session = _session(args.model or plan.model)
+    out = session.run(plan, lambda m: save_quantized(m.model, plan, args.out, m.processor))
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return {"format": fmt, "out": str(out), "bytes": size,
+            "accounted_bytes": session.memory(plan).total_bytes}

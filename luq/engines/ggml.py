@@ -1,0 +1,114 @@
+"""ggml's own quantizers, called through ``ctypes`` from the ``libggml-python`` wheel.
+
+``ggml_quantize_chunk`` is the function ``llama-quantize`` calls for every tensor, so a tensor
+quantized here is bit-for-bit what llama.cpp would write for the same type and importance
+matrix. The wheel ships only the shared libraries, hence the thin binding.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+
+class GGMLMissingError(ImportError):
+    """``libggml-python`` is not installed."""
+
+
+@cache
+def _lib() -> ctypes.CDLL:
+    try:
+        import libggml
+    except ImportError:
+        raise GGMLMissingError(
+            "ggml's quantizers need the 'libggml-python' package: "
+            "pip install libggml-python==0.20.2.post1") from None
+    lib = ctypes.CDLL(str(Path(libggml.__file__).parent / "lib64" / "libggml-base.so"))
+    lib.ggml_quantize_chunk.restype = ctypes.c_size_t
+    lib.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                        ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                        ctypes.c_void_p]
+    lib.ggml_quantize_requires_imatrix.restype = ctypes.c_bool
+    lib.ggml_quantize_requires_imatrix.argtypes = [ctypes.c_int]
+    lib.ggml_row_size.restype = ctypes.c_size_t
+    lib.ggml_row_size.argtypes = [ctypes.c_int, ctypes.c_int64]
+    lib.ggml_blck_size.restype = ctypes.c_int64
+    lib.ggml_blck_size.argtypes = [ctypes.c_int]
+    lib.ggml_quantize_init.argtypes = [ctypes.c_int]
+    return lib
+
+
+def type_id(name: str) -> int:
+    """ggml's enum value of a type name (``"IQ1_M"`` -> 29), from gguf-py's copy of the enum."""
+    from gguf import GGMLQuantizationType
+
+    try:
+        return int(GGMLQuantizationType[name])
+    except KeyError:
+        raise ValueError(f"unknown ggml type {name!r}; known: "
+                         f"{', '.join(t.name for t in GGMLQuantizationType)}") from None
+
+
+def requires_imatrix(name: str) -> bool:
+    """True for types ggml refuses to quantize without an importance matrix (IQ1_M, IQ2_XXS...)."""
+    return bool(_lib().ggml_quantize_requires_imatrix(type_id(name)))
+
+
+def block_size(name: str) -> int:
+    """Weights per quantization block (a row length must be a multiple of it)."""
+    return int(_lib().ggml_blck_size(type_id(name)))
+
+
+def row_bytes(name: str, n_per_row: int) -> int:
+    """Bytes of one quantized row of ``n_per_row`` weights."""
+    return int(_lib().ggml_row_size(type_id(name), n_per_row))
+
+
+def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
+             threads: int = 2) -> np.ndarray:
+    """Quantizes a float matrix row by row into ggml's block format.
+
+    Args:
+        weight: ``(rows, n_per_row)`` float32, C-contiguous; ``n_per_row`` is ggml's ``ne[0]``
+            (a linear's ``in_features``).
+        name: ggml type name, e.g. ``"Q4_K"``, ``"IQ1_M"``, ``"Q1_0"``.
+        imatrix: ``(n_per_row,)`` importance of each input column (mean of x^2), or None.
+        threads: row chunks quantized in parallel (ctypes releases the GIL).
+
+    Returns:
+        ``(rows, row_bytes)`` uint8: the tensor's bytes as a GGUF file stores them.
+
+    Raises:
+        ValueError: the row length is not a multiple of the type's block size, or the type
+            needs an importance matrix and none was given.
+    """
+    lib, qtype = _lib(), type_id(name)
+    w = np.ascontiguousarray(weight, dtype=np.float32)
+    rows, n_per_row = w.shape
+    if n_per_row % block_size(name):
+        raise ValueError(f"{name} needs rows of a multiple of {block_size(name)} weights, "
+                         f"got {n_per_row}")
+    if imatrix is None and requires_imatrix(name):
+        raise ValueError(f"{name} needs an importance matrix")
+    imat = None if imatrix is None else np.ascontiguousarray(imatrix, dtype=np.float32)
+    if imat is not None and imat.shape != (n_per_row,):
+        raise ValueError(f"imatrix has shape {imat.shape}, expected ({n_per_row},)")
+    out = np.zeros((rows, row_bytes(name, n_per_row)), dtype=np.uint8)
+    lib.ggml_quantize_init(qtype)  # builds IQ grids once, before threads race to do it
+    step = max(1, -(-rows // max(1, threads)))
+
+    def chunk(start_row: int) -> int:
+        n = min(step, rows - start_row)
+        return lib.ggml_quantize_chunk(qtype, w.ctypes.data, out.ctypes.data,
+                                       start_row * n_per_row, n, n_per_row,
+                                       None if imat is None else imat.ctypes.data)
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        written = sum(pool.map(chunk, range(0, rows, step)))
+    if written != out.nbytes:
+        raise RuntimeError(f"ggml wrote {written} bytes of {name}, expected {out.nbytes}")
+    return out

@@ -1,0 +1,265 @@
+"""One loaded model and everything computed on it, shared by the app, the CLI and benchmarks.
+
+A :class:`Session` holds the model, its layout, the store of quantized block variants, the
+lock, and memoised accuracies and layer scores. Plans are applied to the shared model in
+place, so :meth:`Session.run` (apply the caller's plan, then run, under the lock) is the only
+way to run the model; every other operation goes through it.
+
+    session = Session(load_model("embedded"))
+    sel = session.plan_for_budget(2_400_000, HIGH, LOW, "entropy")
+    answers = session.run(sel.plan, lambda m: answer_batch(m.model, m.processor, imgs, qs))
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from luq.activations import record_batches
+from luq.apply import LayerVariantCache
+from luq.calibration import CalibrationConfig, calibration_batches
+from luq.curve import order_curve
+from luq.memory import MemoryReport, model_layout, plan_memory
+from luq.models.loading import LoadedModel
+from luq.pipeline import calibration_data, run_profile, sensitivity_report
+from luq.plan import BitPlan
+from luq.profile import EntropyConfig, EntropyProfile
+from luq.progress import Progress
+from luq.quant.registry import get_method
+from luq.quant.spec import FULL_PRECISION, QuantSpec
+from luq.select import Selection, greedy_select, layer_order
+
+T = TypeVar("T")
+STATS_SAMPLES = 64  # calibration prompts behind GPTQ / AWQ / BiLLM statistics, everywhere
+SCORED_ORDERS = ("entropy", "entropy-desc", "sensitivity")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the accuracy axis measures: one number for a model as it stands.
+
+    Attributes:
+        key: identifies the data and the metric (memoised accuracies are keyed by it).
+        metric: the headline metric's name, for axis labels (``accuracy``, ``MME perception``).
+        score: ``score(loaded) -> float`` on the model with the caller's plan applied.
+        description: one line saying what is measured on what.
+    """
+
+    key: str
+    metric: str
+    score: Callable[[LoadedModel], float]
+    description: str = ""
+
+
+def shapes_evaluation(n: int = 100) -> Evaluation:
+    """The first ``n`` questions of the embedded test split, first answer word (greedy)."""
+    from luq.embedded import load_split
+    from luq.evaluation import evaluate
+
+    rows = load_split("test", n)
+
+    def score(loaded: LoadedModel) -> float:
+        # one-word answers are one token: the first greedy token decides them
+        return evaluate(loaded.model, loaded.processor, rows, batch_size=n,
+                        max_new_tokens=1).accuracy
+
+    return Evaluation(f"shapes/test/{n}", "accuracy", score,
+                      f"exact match on {n} fixed test questions")
+
+
+def needs_statistics(specs: Sequence[QuantSpec]) -> bool:
+    """Whether any setting uses calibration statistics (GPTQ, AWQ, BiLLM's Hessian)."""
+    return any(get_method(s.method).uses_calibration for s in specs)
+
+
+class Session:
+    """A loaded model and the operations every front end shares.
+
+    Args:
+        loaded: the model, its processor and adapter.
+        evaluation: what :meth:`accuracy` measures (default: 100 shapes test questions).
+        stats_samples: calibration prompts for the statistics GPTQ/AWQ/BiLLM use.
+    """
+
+    def __init__(self, loaded: LoadedModel, evaluation: Evaluation | None = None,
+                 stats_samples: int = STATS_SAMPLES) -> None:
+        self.loaded = loaded
+        self.layout = model_layout(loaded.model, loaded.adapter)
+        self.store = LayerVariantCache(loaded.model, loaded.adapter)
+        self.lock: threading.RLock = self.store.lock
+        self.evaluation = evaluation or shapes_evaluation()
+        self.stats_samples = stats_samples
+        self._accuracy: dict[tuple, float] = {}
+        self._scores: dict[tuple, list[float]] = {}
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+    @property
+    def block_names(self) -> list[str]:
+        return self.layout.block_names
+
+    # -- running the model -------------------------------------------------------------------
+
+    def run(self, plan: BitPlan | None, fn: Callable[[LoadedModel], T]) -> T:
+        """Applies ``plan`` (None: full precision) and runs ``fn(loaded)``, under the lock.
+
+        Statistics are collected first when the plan's settings use them, so every variant
+        of a session sees the same statistics.
+        """
+        with self.lock:
+            if plan is None:
+                self.store.restore()
+            else:
+                self.prepare(plan.specs())
+                self.store.apply(plan)
+            return fn(self.loaded)
+
+    def prepare(self, specs: Sequence[QuantSpec], progress: Progress | None = None) -> None:
+        """Collects calibration statistics once, if any of ``specs`` uses them."""
+        with self.lock:
+            if self.store.stats is None and needs_statistics(specs):
+                self.store.restore()
+                dataset, prompts = calibration_data()
+                batches = calibration_batches(self.loaded.processor, dataset, prompts,
+                                              CalibrationConfig(self.stats_samples))
+                self.store.stats = record_batches(self.loaded.model, self.loaded.adapter,
+                                                  batches, progress, input_stats=True,
+                                                  max_tokens=16).stats
+
+    def set_evaluation(self, evaluation: Evaluation) -> None:
+        """Measures accuracy with ``evaluation`` from now on (memoised per evaluation key)."""
+        with self.lock:
+            self.evaluation = evaluation
+
+    # -- accuracy ----------------------------------------------------------------------------
+
+    def _key(self, plan: BitPlan | None) -> tuple:
+        specs = tuple(a.spec for a in plan.layers) if plan is not None else ("full",)
+        return (self.evaluation.key, specs)
+
+    def known_accuracy(self, plan: BitPlan | None) -> float | None:
+        """The memoised accuracy of ``plan``, or None if it was never measured."""
+        with self.lock:
+            return self._accuracy.get(self._key(plan))
+
+    def accuracy(self, plan: BitPlan | None) -> float:
+        """Accuracy of ``plan`` under the session's evaluation, measured once per plan."""
+        with self.lock:  # check and fill the memo under the lock: one measurement per plan
+            key = self._key(plan)
+            if key not in self._accuracy:
+                self._accuracy[key] = self.run(plan, self.evaluation.score)
+            return self._accuracy[key]
+
+    # -- orders and plans --------------------------------------------------------------------
+
+    def profile(self, calibration: CalibrationConfig | None = None,
+                config: EntropyConfig | None = None,
+                progress: Progress | None = None) -> EntropyProfile:
+        """The entropy profile of the full-precision model (cached on disk)."""
+        return self.run(None, lambda loaded: run_profile(
+            loaded, calibration or CalibrationConfig(), config or EntropyConfig(),
+            progress=progress))
+
+    def sensitivity(self, low: QuantSpec, base: QuantSpec | None,
+                    calibration: CalibrationConfig | None = None, estimator: str = "kmeans",
+                    progress: Progress | None = None) -> dict:
+        """Profile plus each layer's measured damage at ``low`` and Spearman rho."""
+        specs = [low] + ([base] if base else [])
+        with self.lock:
+            self.prepare(specs, progress)
+            self.store.restore()  # the probe and the profiles start from full precision
+            return sensitivity_report(self.loaded, calibration or CalibrationConfig(), low,
+                                      base, self.store, estimator, progress)
+
+    def scores(self, order: str, high: QuantSpec, low: QuantSpec) -> list[float] | None:
+        """Per-block scores an order sorts by (entropy, or damage at ``low``), memoised."""
+        if order not in SCORED_ORDERS:
+            return None
+        key = ("sensitivity", low, high) if order == "sensitivity" else ("entropy",)
+        with self.lock:
+            if key not in self._scores:
+                if order == "sensitivity":
+                    data = self.sensitivity(low, high)
+                    self._scores[key] = [x["sensitivity_kl"] for x in data["layers"]]
+                else:
+                    self._scores[key] = self.profile().values()
+            return self._scores[key]
+
+    def order(self, order: str, high: QuantSpec, low: QuantSpec, seed: int = 0) -> list[str]:
+        """Block names in the order they go ultra-low."""
+        return layer_order(self.block_names, order, self.scores(order, high, low), seed)
+
+    def plan_for_budget(self, budget_bytes: int, high: QuantSpec, low: QuantSpec,
+                        order: str = "entropy", seed: int = 0,
+                        parts: dict | None = None) -> Selection:
+        """Greedy LUQ selection under a memory budget (raises ValueError below the minimum)."""
+        return greedy_select(self.layout, self.order(order, high, low, seed), high, low,
+                             budget_bytes, order_name=order, model=self.name, parts=parts)
+
+    def plan_for_accuracy(self, min_accuracy: float, high: QuantSpec, low: QuantSpec,
+                          order: str = "entropy", seed: int = 0,
+                          budget_bytes: int | None = None) -> Selection:
+        """The paper's second stopping rule: keep sending blocks ultra-low while the
+        evaluation stays at or above ``min_accuracy`` (and, if given, until the budget fits)."""
+        if not 0.0 <= min_accuracy <= 1.0 and self.evaluation.metric == "accuracy":
+            raise ValueError(f"min_accuracy must lie in [0, 1], got {min_accuracy}")
+        return greedy_select(self.layout, self.order(order, high, low, seed), high, low,
+                             budget_bytes, evaluate=self.accuracy, min_accuracy=min_accuracy,
+                             order_name=order, model=self.name)
+
+    def memory(self, plan: BitPlan | None) -> MemoryReport:
+        """Accounted weight memory of ``plan`` (None: full precision)."""
+        return plan_memory(self.layout, plan or self.uniform(FULL_PRECISION))
+
+    def uniform(self, spec: QuantSpec) -> BitPlan:
+        """Every block at ``spec``."""
+        return BitPlan.uniform(self.block_names, spec)
+
+    # -- curves ------------------------------------------------------------------------------
+
+    def curve(self, order: str, high: QuantSpec, low: QuantSpec, measure: bool = True,
+              progress: Progress | None = None) -> list[dict]:
+        """The order's memory-vs-accuracy curve (:func:`luq.curve.order_curve`).
+
+        With ``measure`` every point is evaluated (memoised); without, only the points already
+        measured are returned, so a slider move never waits for new evaluations.
+        """
+        scores = self.scores(order, high, low)
+        total = len(self.block_names) + 1
+        done = [0]
+
+        def accuracy(plan: BitPlan) -> float | None:
+            if not measure:
+                return self.known_accuracy(plan)
+            value = self.accuracy(plan)
+            done[0] += 1
+            if progress:
+                progress(min(done[0], total), total, f"{order}: {plan.count(low)} ultra-low")
+            return value
+
+        return order_curve(self.layout, order, high, low, scores, accuracy)
+
+    def point(self, plan: BitPlan | None, label: str, measure: bool = True) -> dict | None:
+        """One plan as a curve point (``spec``, memory, average bits, accuracy)."""
+        acc = self.accuracy(plan) if measure else self.known_accuracy(plan)
+        if acc is None:
+            return None
+        report = self.memory(plan)
+        return {"spec": label, "memory_bytes": report.total_bytes,
+                "decoder_bytes": report.decoder_bytes, "avg_bits": round(report.avg_bits, 4),
+                "accuracy": acc}
+
+    def sweep(self, high: QuantSpec, low: QuantSpec, orders: Sequence[str],
+              uniform_specs: Sequence[QuantSpec] = (), progress: Progress | None = None
+              ) -> dict:
+        """Every order's curve, the uniform baselines (``uniform_specs`` and ``low``
+        everywhere) and full precision, all measured."""
+        curves = {order: self.curve(order, high, low, True, progress) for order in orders}
+        uniform = [self.point(self.uniform(s), s.label) for s in [*uniform_specs, low]]
+        return {"model": self.name, "high": high.label, "low": low.label,
+                "evaluation": self.evaluation.key, "metric": self.evaluation.metric,
+                "curves": curves, "uniform": uniform, "full": self.point(None, "fp16")}
