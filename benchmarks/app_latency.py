@@ -28,8 +28,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args()
-    bench = MODELS.get("embedded")
-    lo, hi = budget_range(bench.layout, parse_spec(HIGH), parse_spec(LOW))
+    session = MODELS.get("embedded")
+    lo, hi = budget_range(session.layout, parse_spec(HIGH), parse_spec(LOW))
     # measure every plan of the curve once, as a user's first full-curve request does
     make_plan("embedded", hi / 1e6, LOW, HIGH, ORDER, True, progress=_no_progress)
     rng = random.Random(0)

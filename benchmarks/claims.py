@@ -22,16 +22,17 @@ from benchmarks.common import RESULTS, print_table, write_result
 from luq.calibration import CalibrationConfig
 from luq.defaults import HIGH, LOW
 from luq.embedded import load_split
-from luq.memory import model_layout
+from luq.entropy import ESTIMATORS
+from luq.evaluation import evaluate
 from luq.models.loading import load_model
-from luq.pipeline import add_sensitivity, evaluate_plan, run_profile, variant_cache
+from luq.pipeline import add_sensitivity, run_profile
 from luq.plan import BitPlan
 from luq.profile import EntropyConfig
 from luq.select import layer_order
 from luq.sensitivity import spearman
+from luq.session import Session
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-ESTIMATORS = ("kmeans", "hist", "hist-clip")
 
 
 def image_above_text(loaded, calib: CalibrationConfig) -> dict:
@@ -46,10 +47,15 @@ def image_above_text(loaded, calib: CalibrationConfig) -> dict:
     return out
 
 
-def entropy_vs_drop(loaded, calib: CalibrationConfig, labelled: int) -> dict:
+def entropy_vs_drop(session: Session, calib: CalibrationConfig, labelled: int) -> dict:
     """Claim (b): each layer alone at the ultra-low setting (the rest in full precision)."""
-    profile = run_profile(loaded, calib, EntropyConfig("kmeans"))
-    sens = add_sensitivity(loaded, profile.to_dict(), calib, LOW, None, labelled=labelled)
+    loaded = session.loaded
+    profile = session.profile(calib, EntropyConfig("kmeans"))
+    with session.lock:
+        session.prepare([LOW])
+        session.store.restore()
+        sens = add_sensitivity(loaded, profile.to_dict(), calib, LOW, None, session.store,
+                               labelled=labelled)
     drops = [layer["sensitivity_acc"] for layer in sens["layers"]]
     kls = [layer["sensitivity_kl"] for layer in sens["layers"]]
     rho = {}
@@ -77,17 +83,21 @@ def alpha_mix(loaded, n: int, n_low: int) -> list[dict]:
     """Claim (d): calibration mix alpha -> entropy plan (``n_low`` blocks ultra-low) and
     the ultra-low setting everywhere, both quantized with that calibration's statistics."""
     rows = load_split("test", n)
-    names = model_layout(loaded.model, loaded.adapter).block_names
     out = []
     for alpha in ALPHAS:
         calib = CalibrationConfig(64, alpha)
-        profile = run_profile(loaded, calib, EntropyConfig("kmeans"))
+        session = Session(loaded, statistics=calib)  # statistics of this calibration
+        names = session.block_names
+        profile = session.profile(calib, EntropyConfig("kmeans"))
         low_names = layer_order(names, "entropy", profile.values())[:n_low]
-        cache = variant_cache(loaded, [HIGH, LOW], calib)
         plan = BitPlan.mixed(names, HIGH, LOW, low_names, order="entropy")
-        luq = evaluate_plan(loaded, cache, plan, rows).accuracy
-        everywhere = evaluate_plan(loaded, cache, BitPlan.uniform(names, LOW), rows).accuracy
-        cache.restore()
+
+        def accuracy(m):
+            return evaluate(m.model, m.processor, rows).accuracy
+
+        luq = session.run(plan, accuracy)
+        everywhere = session.run(BitPlan.uniform(names, LOW), accuracy)
+        session.run(None, lambda m: None)  # full precision again for the next session
         out.append({"alpha": alpha, "low_layers": [names.index(x) for x in low_names],
                     "luq_accuracy": round(luq, 4), "all_low_accuracy": round(everywhere, 4)})
     return out
@@ -105,7 +115,7 @@ def main() -> None:
     loaded = load_model(args.model)
     calib = CalibrationConfig(64, 0.5)
     a = image_above_text(loaded, calib)
-    b = entropy_vs_drop(loaded, calib, args.labelled)
+    b = entropy_vs_drop(Session(loaded), calib, args.labelled)
     c = area_claim()
     n_layers = len(b["entropy"])
     d = alpha_mix(loaded, args.n, n_layers // 2)

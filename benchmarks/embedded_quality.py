@@ -11,14 +11,12 @@ from __future__ import annotations
 import argparse
 
 from benchmarks.common import print_table, write_result
-from luq.calibration import CalibrationConfig
 from luq.embedded import load_split
 from luq.evaluation import evaluate
-from luq.memory import model_layout, plan_memory
 from luq.models.loading import load_model
-from luq.pipeline import evaluate_plan, variant_cache
 from luq.plan import BitPlan
-from luq.quant.spec import FULL_PRECISION, QuantSpec
+from luq.quant.spec import QuantSpec
+from luq.session import Session
 
 UNIFORM = [QuantSpec("rtn", 8, 64), QuantSpec("rtn", 4, 32), QuantSpec("rtn", 4, 64),
            QuantSpec("rtn", 3, 64), QuantSpec("rtn", 2, 64), QuantSpec("rtn", 2, 32),
@@ -33,33 +31,33 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000, help="test questions for uniform settings")
     ap.add_argument("--layer-n", type=int, default=200, help="test questions per layer probe")
     args = ap.parse_args()
-    loaded = load_model("embedded", device="cpu")
-    layout = model_layout(loaded.model, loaded.adapter)
-    names = layout.block_names
+    session = Session(load_model("embedded", device="cpu"))
+    names = session.block_names
     rows, layer_rows = [], []
     test, small = load_split("test", args.n), load_split("test", args.layer_n)
-    full = evaluate(loaded.model, loaded.processor, test)
+
+    def evaluate_on(rows_, plan):
+        return session.run(plan, lambda m: evaluate(m.model, m.processor, rows_))
+
+    full = evaluate_on(test, None)
     rows.append({"setting": "fp16 (full)", "avg bits": 16.0,
-                 "MB": round(plan_memory(layout, BitPlan.uniform(
-                     names, FULL_PRECISION)).total_bytes / 1e6, 3),
+                 "MB": round(session.memory(None).total_bytes / 1e6, 3),
                  "accuracy": round(full.accuracy, 4),
                  **{t: round(v, 3) for t, v in full.per_type.items()}})
-    cache = variant_cache(loaded, UNIFORM, CalibrationConfig(samples=64))
     for spec in UNIFORM:
         plan = BitPlan.uniform(names, spec)
-        r = evaluate_plan(loaded, cache, plan, test)
-        report = plan_memory(layout, plan)
+        r = evaluate_on(test, plan)
+        report = session.memory(plan)
         rows.append({"setting": spec.label,
                      "avg bits": round(report.avg_bits, 3),
                      "MB": round(report.total_bytes / 1e6, 3), "accuracy": round(r.accuracy, 4),
                      **{t: round(v, 3) for t, v in r.per_type.items()}})
-    base = evaluate_plan(loaded, cache, BitPlan.uniform(names, BASE), small).accuracy
+    base = evaluate_on(small, BitPlan.uniform(names, BASE)).accuracy
     for low in LOWS:
         for i, name in enumerate(names):
-            r = evaluate_plan(loaded, cache, BitPlan.mixed(names, BASE, low, [name]), small)
+            r = evaluate_on(small, BitPlan.mixed(names, BASE, low, [name]))
             layer_rows.append({"low": low.label, "layer": i, "accuracy": round(r.accuracy, 4),
                                "drop vs all-4bit": round(base - r.accuracy, 4)})
-    cache.restore()
     print(f"embedded model, {args.n} test questions")
     print_table(rows)
     print(f"\none layer ultra-low, the rest {BASE.label} ({args.layer_n} questions; "

@@ -16,14 +16,13 @@ import torch
 from benchmarks.common import median_seconds, print_table, write_result
 from luq.apply import LayerVariantCache
 from luq.calibration import CalibrationConfig
-from luq.memory import model_layout
+from luq.defaults import HIGH, LOW
+from luq.entropy import ESTIMATORS
 from luq.models.loading import load_model
-from luq.pipeline import collect_statistics, run_profile
+from luq.pipeline import run_profile
 from luq.profile import EntropyConfig
-from luq.quant.spec import QuantSpec
 from luq.select import budget_range, greedy_select, layer_order
-
-HIGH, LOW = QuantSpec("rtn", 4, 64), QuantSpec("billm", 1, 0, split=False)
+from luq.session import Session
 
 
 def main() -> None:
@@ -33,8 +32,9 @@ def main() -> None:
     args = ap.parse_args()
 
     loaded = load_model(args.model, device="cpu")
-    layout = model_layout(loaded.model, loaded.adapter)
-    stats = collect_statistics(loaded, CalibrationConfig(samples=32))
+    session = Session(loaded)
+    session.prepare([HIGH, LOW])  # the statistics every front end uses
+    layout, stats = session.layout, session.store.stats
     lo, hi = budget_range(layout, HIGH, LOW)
     ordered = layer_order(layout.block_names, "random", seed=0)
     rng = random.Random(0)
@@ -60,7 +60,7 @@ def main() -> None:
             {"what": "ratio", "median ms": f"{requant_s / switch_s:.0f}x"}]
 
     profile_rows = []
-    for estimator in ("kmeans", "hist"):
+    for estimator in ESTIMATORS[:2]:
         start = time.perf_counter()
         run_profile(loaded, CalibrationConfig(samples=64), EntropyConfig(estimator),
                     use_cache=False)

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-mb", type=float,
                    help="how many blocks must go ultra-low (--low-*) to fit this budget")
     _add_spec_args(p, "low", LOW, "ultra-low (with --budget-mb)")
+    p.add_argument("--profile", help="with --budget-mb: a profile JSON, to name which blocks "
+                   "go ultra-low (lowest entropy first)")
     p.add_argument("--embed-bits", type=int, default=None,
                    help="also store embeddings and lm_head with RTN at these bits (group "
                         "64), as llama.cpp deployments do; 0 keeps them in fp16. Default: "

@@ -52,8 +52,16 @@ def cmd_memory(args: argparse.Namespace) -> dict:
 
     layout = _layout(args.model)
     if args.budget_mb is not None:
-        return what_fits(layout, int(args.budget_mb * 1e6), spec(args), spec(args, "low"),
-                         args.embed_bits, model=args.model)
+        scores = None
+        if args.profile:
+            from luq.profile import EntropyProfile
+
+            scores = EntropyProfile.from_dict(json.loads(open(args.profile).read())).values()
+        result = what_fits(layout, int(args.budget_mb * 1e6), spec(args), spec(args, "low"),
+                           args.embed_bits, scores, model=args.model)
+        if not result["fits"]:
+            raise ValueError(f"{args.budget_mb} MB {result['note']}")
+        return result
     plan = BitPlan.load(args.plan) if args.plan else BitPlan.uniform(layout.block_names,
                                                                       spec(args))
     report = plan_memory(layout, plan, embed_parts(args.embed_bits)).to_dict()

@@ -76,9 +76,9 @@ def ultra_low_needed(layout: ModelLayout, budget_bytes: int, high_spec: QuantSpe
            "high": high_spec.label, "low": low_spec.label, "min_bytes": minimum,
            "max_bytes": maximum, "equal_blocks": equal, "which_layers": None}
     if budget_bytes < minimum:
-        note = (f"does not fit: every block at {low_spec.label} still needs "
-                f"{minimum / 1e6:.1f} MB (quantize embeddings / lm_head, or pick a lower "
-                f"setting)")
+        note = (f"does not fit: the smallest possible plan (every block at {low_spec.label}) "
+                f"needs {minimum / 1e6:.1f} MB; quantize embeddings / lm_head (--embed-bits) "
+                "or pick a lower setting")
         return {**out, "fits": False, "n_low": None, "total_bytes": minimum,
                 "avg_bits": None, "note": note}
     sel = greedy_select(layout, order, high_spec, low_spec, budget_bytes, order_name="count",

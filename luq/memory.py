@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
 from luq.models.adapters import ArchAdapter, adapter_for
 from luq.plan import BitPlan
+from luq.quant.linear import QuantLinear
 from luq.quant.registry import FP_BYTES, weight_nbytes
 from luq.quant.spec import QuantSpec
 
@@ -184,4 +186,37 @@ def measured_nbytes(model: nn.Module) -> int:
                 continue
             seen.add(id(t))
             total += t.numel() * (FP_BYTES if t.is_floating_point() else t.element_size())
+    return total
+
+
+def resident_weight_bytes(model: nn.Module) -> int:
+    """Bytes the running model's weights hold now, at their real size.
+
+    The sum over the modules currently in ``model`` of their parameters and buffers (all of
+    them, fp32 at 4 bytes a value), plus the dense weights cached by quantized layers; a
+    storage shared by several tensors (tied or shared weights) counts once, meta tensors
+    count nothing. Blocks swapped out of the model (a variant store's originals and unused
+    variants) are not counted: this is what the model runs on, not what the process holds
+    (for that, :func:`luq.resources.process_rss_bytes`).
+    """
+    seen: set[tuple[str, int]] = set()
+    total = 0
+
+    def add(t: torch.Tensor | None) -> None:
+        nonlocal total
+        if t is None or t.is_meta:
+            return
+        storage = t.untyped_storage()
+        key = (str(t.device), storage.data_ptr())
+        if key not in seen:
+            seen.add(key)
+            total += storage.nbytes()
+
+    for module in model.modules():
+        for t in module.parameters(recurse=False):
+            add(t)
+        for t in module.buffers(recurse=False):
+            add(t)
+        if isinstance(module, QuantLinear):
+            add(module._dense)
     return total

@@ -179,10 +179,12 @@ def cached(kind: str, key: str, compute: Callable[[], dict], directory: Path | N
 
 
 def fingerprint(model: nn.Module) -> str:
-    """A cheap identity of a model's weights (shapes plus a sample of each decoder tensor)."""
+    """A cheap identity of a model's weights as they stand: the names, shapes and a sample of
+    every parameter and buffer, so a block swapped for a quantized variant changes it."""
     h = hashlib.sha256()
-    for name, p in model.named_parameters():
-        h.update(f"{name}{tuple(p.shape)}".encode())
-        if p.device.type != "meta":
-            h.update(p.detach().reshape(-1)[:64].float().cpu().numpy().tobytes())
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    for name, t in tensors:
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        if t.device.type != "meta":
+            h.update(t.detach().reshape(-1)[:64].float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]

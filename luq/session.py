@@ -80,17 +80,18 @@ class Session:
     Args:
         loaded: the model, its processor and adapter.
         evaluation: what :meth:`accuracy` measures (default: 100 shapes test questions).
-        stats_samples: calibration prompts for the statistics GPTQ/AWQ/BiLLM use.
+        statistics: the calibration behind the statistics GPTQ/AWQ/BiLLM use (default:
+            :data:`STATS_SAMPLES` prompts, alpha 0.5).
     """
 
     def __init__(self, loaded: LoadedModel, evaluation: Evaluation | None = None,
-                 stats_samples: int = STATS_SAMPLES) -> None:
+                 statistics: CalibrationConfig | None = None) -> None:
         self.loaded = loaded
         self.layout = model_layout(loaded.model, loaded.adapter)
         self.store = LayerVariantCache(loaded.model, loaded.adapter)
         self.lock: threading.RLock = self.store.lock
         self.evaluation = evaluation or shapes_evaluation()
-        self.stats_samples = stats_samples
+        self.statistics = statistics or CalibrationConfig(STATS_SAMPLES)
         self._accuracy: dict[tuple, float] = {}
         self._scores: dict[tuple, list[float]] = {}
 
@@ -125,7 +126,7 @@ class Session:
                 self.store.restore()
                 dataset, prompts = calibration_data()
                 batches = calibration_batches(self.loaded.processor, dataset, prompts,
-                                              CalibrationConfig(self.stats_samples))
+                                              self.statistics)
                 self.store.stats = record_batches(self.loaded.model, self.loaded.adapter,
                                                   batches, progress, input_stats=True,
                                                   max_tokens=16).stats

@@ -74,3 +74,28 @@ def test_sensitivity_order_without_a_probe_is_a_clear_error(env, tmp_path):
                         str(tmp_path / "p.json")], capture_output=True, text=True, env=env,
                        timeout=300)
     assert r.returncode != 0 and "--sensitivity" in r.stderr
+
+
+def test_min_accuracy_plan_stops_at_the_floor(env, profile, tmp_path):
+    out_path = tmp_path / "plan.json"
+    out = _run(env, "plan", "--profile", str(profile), "--min-accuracy", "0.9", "--n", "40",
+               "--order", "entropy-desc", "--out", str(out_path))
+    plan = json.loads(out_path.read_text())
+    assert out["accuracy"] >= 0.9 and out["n_low"] == plan["n_low"]
+    assert all(step["accuracy"] >= 0.9 for step in plan["trace"])
+
+
+def test_export_writes_every_format(env, profile, tmp_path):
+    plan_path = tmp_path / "plan.json"
+    _run(env, "plan", "--profile", str(profile), "--budget-mb", "2.3", "--out", str(plan_path))
+    for fmt in ("json", "gptqmodel", "llamacpp"):
+        out = _run(env, "export", "--plan", str(plan_path), "--format", fmt, "--out",
+                   str(tmp_path / f"{fmt}.json"))
+        assert out["bytes"] > 0 and json.loads((tmp_path / f"{fmt}.json").read_text())
+    folder = _run(env, "export", "--plan", str(plan_path), "--format", "folder", "--out",
+                  str(tmp_path / "folder"))
+    from luq.export import load_quantized
+
+    _, reloaded = load_quantized(tmp_path / "folder")
+    assert reloaded.to_dict()["layers"] == json.loads(plan_path.read_text())["layers"]
+    assert folder["bytes"] > 0

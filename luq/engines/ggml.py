@@ -3,16 +3,20 @@
 ``ggml_quantize_chunk`` is the function ``llama-quantize`` calls for every tensor, so a tensor
 quantized here is bit-for-bit what llama.cpp would write for the same type and importance
 matrix. The wheel ships only the shared libraries, hence the thin binding.
+:func:`requantize_gguf` rewrites a whole GGUF with per-tensor types, as ``llama-quantize``.
 """
 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+
+from luq.progress import Progress
 
 
 class GGMLMissingError(ImportError):
@@ -112,3 +116,74 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
     if written != out.nbytes:
         raise RuntimeError(f"ggml wrote {written} bytes of {name}, expected {out.nbytes}")
     return out
+
+
+def _float_rows(tensor) -> np.ndarray:
+    """A ``GGUFReader`` tensor as float32 ``(rows, ne[0])``."""
+    from gguf import GGMLQuantizationType
+    from gguf.quants import dequantize
+
+    if tensor.tensor_type in (GGMLQuantizationType.F32, GGMLQuantizationType.F16):
+        return np.asarray(tensor.data, dtype=np.float32)
+    return dequantize(tensor.data, tensor.tensor_type).reshape(tensor.data.shape[0], -1)
+
+
+def requantize_gguf(src: str | Path, dst: str | Path,
+                    tensor_type: Callable[[str, int], str | None],
+                    imatrix: dict[str, np.ndarray] | None = None,
+                    metadata: dict[str, str] | None = None, file_type: str = "GUESSED",
+                    progress: Progress | None = None, threads: int = 2) -> dict[str, str]:
+    """Writes the GGUF ``src`` again with each 2-D tensor at the type ``tensor_type`` picks.
+
+    What ``llama-quantize`` does, tensor by tensor and streaming (one tensor in memory): the
+    metadata is copied, the tensors are re-quantized by :func:`quantize`.
+
+    Args:
+        src: a GGUF (usually the converter's F32 / F16 file).
+        dst: the file to write.
+        tensor_type: ``(name, n_per_row) -> ggml type name``, or None to keep the tensor as
+            it is; it is asked only about 2-D tensors (1-D norms and biases stay).
+        imatrix: importance vectors by tensor name, used wherever present.
+        metadata: extra string keys (e.g. ``luq.plan``).
+        file_type: ``general.file_type`` as a ``LlamaFileType`` name without ``MOSTLY_``.
+
+    Returns:
+        The type of every tensor written, by name.
+    """
+    import gguf
+
+    imatrix = imatrix or {}
+    reader = gguf.GGUFReader(src)
+    writer = gguf.GGUFWriter(dst, reader.fields["general.architecture"].contents())
+    for f in reader.fields.values():
+        if f.name.startswith("GGUF.") or f.name in ("general.architecture", "general.file_type"):
+            continue
+        sub = f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(f.name, f.contents(), f.types[0], sub_type=sub)
+    writer.add_file_type(int(gguf.LlamaFileType.__members__.get(
+        f"MOSTLY_{file_type}", gguf.LlamaFileType.GUESSED)))
+    for key, value in (metadata or {}).items():
+        writer.add_string(key, value)
+    chosen: dict[str, str | None] = {}
+    for t in reader.tensors:
+        qtype = tensor_type(t.name, int(t.shape[0])) if len(t.data.shape) == 2 else None
+        chosen[t.name] = qtype
+        nbytes = t.n_bytes if qtype is None else t.data.shape[0] * row_bytes(qtype, int(t.shape[0]))
+        writer.add_tensor_info(t.name, [int(s) for s in reversed(t.shape)], np.dtype(np.float32),
+                               nbytes, gguf.GGMLQuantizationType[qtype or t.tensor_type.name])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for i, t in enumerate(reader.tensors):
+        qtype = chosen[t.name]
+        if qtype is None:
+            data = t.data
+        elif qtype in ("F32", "F16"):
+            data = _float_rows(t).astype(np.float32 if qtype == "F32" else np.float16)
+        else:
+            data = quantize(_float_rows(t), qtype, imatrix.get(t.name), threads)
+        writer.write_tensor_data(data)
+        if progress:
+            progress(i + 1, len(reader.tensors), f"quantizing {t.name} ({qtype or 'kept'})")
+    writer.close()
+    return {t.name: chosen[t.name] or t.tensor_type.name for t in reader.tensors}

@@ -136,39 +136,45 @@ def use_more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
-def gguf_tensor_type(name: str, n_per_row: int, block_types: dict[int, str],
-                     tied_output: bool = False, token_embd: str = "Q4_K",
-                     output: str = "Q6_K") -> str:
+def gguf_tensor_type(name: str, block_types: dict[int, str], tied_output: bool = False,
+                     token_embd: str = "Q4_K", output: str = "Q6_K") -> str | None:
     """The type of one 2-D GGUF tensor, as ``llama-quantize`` picks it for Q4_K_M + overrides.
 
     A Q4_K block's ``attn_v`` and ``ffn_down`` get Q6_K where :func:`use_more_bits` says (by
     block index; llama-quantize counts only tensors no override touched), every other block
     tensor its block's type; ``token_embd`` Q4_K and ``output`` Q6_K (a tied ``token_embd`` is
-    the output); a row length the type's block does not divide falls back as in llama.cpp.
+    the output). :func:`fallback_type` then adapts it to the tensor's row length.
 
     Args:
         name: GGUF tensor name (``blk.3.attn_v.weight``, ``token_embd.weight``...).
-        n_per_row: the tensor's row length (ggml ``ne[0]``).
         block_types: type of each decoder block by index.
         tied_output: the model has no ``output.weight`` (tied embeddings).
         token_embd: type of the token embeddings.
         output: type of the output projection.
+
+    Returns:
+        A ggml type name, or None for a tensor that is none of these (kept as it is).
     """
     if name == "output.weight" or (tied_output and name == "token_embd.weight"):
-        qtype = output
-    elif name == "token_embd.weight":
-        qtype = token_embd
-    elif (m := re.match(r"blk\.(\d+)\.(\w+)\.weight$", name)) and int(m[1]) in block_types:
-        qtype = block_types[int(m[1])]
-        if qtype == "Q4_K" and m[2] in ("attn_v", "ffn_down") and use_more_bits(
-                int(m[1]), len(block_types)):
-            qtype = "Q6_K"
-    else:
-        return "F32"
-    if n_per_row % _BLOCK.get(qtype, 256):
-        qtype = _FALLBACK.get(qtype, "F16")
-        qtype = qtype if n_per_row % _BLOCK.get(qtype, 256) == 0 else "F16"
+        return output
+    if name == "token_embd.weight":
+        return token_embd
+    m = re.match(r"blk\.(\d+)\.(\w+)\.weight$", name)
+    if m is None or int(m[1]) not in block_types:
+        return None
+    qtype = block_types[int(m[1])]
+    if qtype == "Q4_K" and m[2] in ("attn_v", "ffn_down") and use_more_bits(
+            int(m[1]), len(block_types)):
+        return "Q6_K"
     return qtype
+
+
+def fallback_type(qtype: str, n_per_row: int) -> str:
+    """``qtype``, or llama.cpp's fallback when its block does not divide the row length."""
+    if n_per_row % _BLOCK.get(qtype, 256) == 0:
+        return qtype
+    qtype = _FALLBACK.get(qtype, "F16")
+    return qtype if n_per_row % _BLOCK.get(qtype, 256) == 0 else "F16"
 
 
 def llama_cpp_overrides(plan: BitPlan, input_gguf: str = "model-f16.gguf",

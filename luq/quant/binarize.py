@@ -18,14 +18,38 @@ from __future__ import annotations
 
 import torch
 
+from luq.quant.hessian import damped_hessian, inverse_cholesky, inverse_cholesky_diag
+from luq.quant.pack import pack, unpack
+from luq.quant.spec import QuantizedWeight, QuantSpec
+
 # Split thresholds tried, as quantiles of |w| within a row group.
 _SPLIT_QUANTILES = torch.linspace(0.3, 0.98, 18)
 
 
-def _mean_abs(a: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Row-wise mean of ``|a|`` over ``mask``, ``(rows, 1)``; 0 where the mask is empty."""
-    m = mask.float()
-    return ((a.abs() * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp(min=1)).float()
+def _fp16(t: torch.Tensor) -> torch.Tensor:
+    """Rounded through fp16, as stored."""
+    return t.half().float()
+
+
+def _split_threshold(rest: torch.Tensor) -> torch.Tensor:
+    """Per-row threshold on ``|w|`` (``rest``: ``(out, n)`` magnitudes) that best splits the
+    row into a concentrated and a sparse part, each replaced by its mean; ``(out, 1)``."""
+    q = _SPLIT_QUANTILES.to(rest.device, rest.dtype)
+    cands = torch.quantile(rest, q, dim=1).T  # (out, J)
+    sparse = rest.unsqueeze(-1) > cands.unsqueeze(1)  # (out, n, J)
+    v = rest.unsqueeze(-1)
+    a_s = (v * sparse).sum(1) / sparse.sum(1).clamp(min=1)  # (out, J)
+    a_d = (v * ~sparse).sum(1) / (~sparse).sum(1).clamp(min=1)
+    err = (((v - a_s.unsqueeze(1)) ** 2) * sparse).sum(1) + (
+        ((v - a_d.unsqueeze(1)) ** 2) * ~sparse).sum(1)
+    return cands.gather(1, err.argmin(dim=1, keepdim=True))
+
+
+def _row_mean(a: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Row-wise mean of ``a`` (over ``mask`` when given), ``(rows, 1)``; 0 for empty rows."""
+    if mask is None:
+        return a.sum(1, keepdim=True) / max(1, a.shape[1])
+    return (a * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp(min=1)
 
 
 def binarize_block(
@@ -34,51 +58,46 @@ def binarize_block(
     """Binarizes one ``(out, size)`` block.
 
     Args:
-        w: block of the weight.
+        w: block of the weight (float32).
         salient: ``(size,)`` bool, the residual-binarized columns.
         split: use split scales for the non-salient weights.
 
     Returns:
-        ``(w_hat, residual_sign, sparse_mask, alphas)``: the fp16-exact reconstruction;
-        ``(out, n_salient)`` bool residual signs; ``(out, size)`` bool membership of the
-        sparse part (all False without split); ``(out, 4)`` fp16-rounded scales
-        ``[a1, a2, a_dense, a_sparse]``.
+        ``(w_hat, residual_sign, sparse, alphas)``: the fp16-exact reconstruction;
+        ``(out, n_salient)`` bool residual signs; ``(out, n_rest)`` bool membership of the
+        sparse part among the non-salient columns (``(out, 0)`` without split);
+        ``(out, 4)`` fp16-rounded scales ``[a1, a2, a_dense, a_sparse]``.
     """
-    out_features = w.shape[0]
-    sal = salient.expand(out_features, -1)
-    sign = torch.where(w >= 0, 1.0, -1.0)
+    out_features, size = w.shape
+    sal_idx = salient.nonzero().squeeze(1)
+    ws = w[:, sal_idx]  # (out, k): only the salient columns are binarized twice
+    sign_s = torch.where(ws >= 0, 1.0, -1.0)
+    a1 = _fp16(_row_mean(ws.abs()))
+    residual = ws - a1 * sign_s
+    res_sign = residual >= 0
+    a2 = _fp16(_row_mean(residual.abs()))
+    first_sal = a1 * sign_s + a2 * torch.where(res_sign, 1.0, -1.0)
 
-    a1 = _mean_abs(w, sal).half().float()
-    first = a1 * sign
-    residual = w - first
-    res_sign = torch.where(residual >= 0, 1.0, -1.0)
-    a2 = _mean_abs(residual, sal).half().float()
-
-    rest = ~sal
-    absw = w.abs()
-    if split and rest.any():
-        rest_vals = absw[:, ~salient]  # (out, n_rest)
-        cands = torch.quantile(rest_vals, _SPLIT_QUANTILES.to(w.dtype), dim=1).T  # (out, J)
-        sparse = rest_vals.unsqueeze(-1) > cands.unsqueeze(1)  # (out, n_rest, J)
-        v = rest_vals.unsqueeze(-1)
-        cnt_s = sparse.sum(1).clamp(min=1)
-        cnt_d = (~sparse).sum(1).clamp(min=1)
-        a_s = (v * sparse).sum(1) / cnt_s  # (out, J)
-        a_d = (v * ~sparse).sum(1) / cnt_d
-        err = (((v - a_s.unsqueeze(1)) ** 2) * sparse).sum(1) + (
-            ((v - a_d.unsqueeze(1)) ** 2) * ~sparse).sum(1)
-        best = err.argmin(dim=1, keepdim=True)  # (out, 1)
-        threshold = cands.gather(1, best)
-        sparse_mask = (absw > threshold) & rest
+    n_rest = size - sal_idx.numel()
+    if split and n_rest:
+        rest_idx = (~salient).nonzero().squeeze(1)
+        rest = w[:, rest_idx].abs()  # (out, n_rest)
+        sparse = rest > _split_threshold(rest)
+        a_dense = _fp16(_row_mean(rest, ~sparse))
+        a_sparse = _fp16(_row_mean(rest, sparse))
+        w_hat = torch.empty_like(w)
+        sign_r = torch.where(w[:, rest_idx] >= 0, 1.0, -1.0)
+        w_hat[:, rest_idx] = torch.where(sparse, a_sparse, a_dense) * sign_r
     else:
-        sparse_mask = torch.zeros_like(rest)
-    a_dense = _mean_abs(w, rest & ~sparse_mask).half().float()
-    a_sparse = _mean_abs(w, sparse_mask).half().float()
-
-    w_hat = torch.where(sal, first + a2 * res_sign,
-                        sign * torch.where(sparse_mask, a_sparse, a_dense))
+        # mean |w| over the other columns, without copying them: all minus the salient
+        total = torch.linalg.vector_norm(w, 1, dim=1, keepdim=True)
+        a_dense = _fp16((total - ws.abs().sum(1, keepdim=True)) / max(1, n_rest))
+        a_sparse = torch.zeros_like(a_dense)
+        sparse = torch.zeros(out_features, 0, dtype=torch.bool, device=w.device)
+        w_hat = torch.where(w >= 0, a_dense, -a_dense)
+    w_hat[:, sal_idx] = first_sal
     alphas = torch.cat([a1, a2, a_dense, a_sparse], dim=1)
-    return w_hat, res_sign[:, salient] > 0, sparse_mask, alphas
+    return w_hat, res_sign, sparse, alphas
 
 
 def salient_columns(w: torch.Tensor, k: int, hinv_diag: torch.Tensor | None) -> torch.Tensor:
@@ -86,10 +105,10 @@ def salient_columns(w: torch.Tensor, k: int, hinv_diag: torch.Tensor | None) -> 
 
     Importance is BiLLM's ``sum_i w_ij^2 / [H^-1]_jj^2``; without a Hessian, ``sum_i w_ij^2``.
     """
-    score = (w.float() ** 2).sum(0)
+    score = torch.linalg.vector_norm(w.float(), 2, dim=0) ** 2
     if hinv_diag is not None:
         score = score / hinv_diag.clamp(min=1e-12) ** 2
-    mask = torch.zeros(w.shape[1], dtype=torch.bool)
+    mask = torch.zeros(w.shape[1], dtype=torch.bool, device=w.device)
     if k:
         mask[torch.topk(score, k).indices] = True
     return mask
@@ -102,6 +121,7 @@ def binarize(
     split: bool,
     hessian: torch.Tensor | None = None,
     damp: float = 0.01,
+    hinv_diag: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """BiLLM-style binarization of a weight matrix.
 
@@ -111,50 +131,102 @@ def binarize(
         salient_fraction: share of each block's columns kept with a residual binarization.
         split: split scales for the non-salient weights.
         hessian: optional ``(in, in)`` ``2 X^T X / n``; enables Hessian-aware salient
-            selection and error feedback.
+            selection and, with several blocks, error feedback.
         damp: dampening of the Hessian's diagonal (fraction of its mean).
+        hinv_diag: instead of ``hessian``, only the diagonal of its inverse Cholesky factor
+            (:func:`luq.quant.hessian.inverse_cholesky_diag`): salient selection without
+            feedback, which is all a single block (per-channel) uses.
 
     Returns:
         Plain tensors (unpacked): ``w_hat`` (out, in), ``sign`` (out, in) bool,
         ``salient`` (in,) bool, ``residual`` (out, n_salient) bool, ``sparse`` (out, n_rest)
-        bool, ``alpha`` (out, groups, 4) float32.
+        bool (``(out, 0)`` without split), ``alpha`` (out, groups, 4) float32.
     """
-    W = w.detach().float().clone()  # (out, in)
+    W = w.detach().float()  # (out, in)
     out_features, in_features = W.shape
     size = group_size or in_features
     k = round(salient_fraction * size)
     hinv = None
     if hessian is not None:
-        H = hessian.detach().float().clone()
-        dead = torch.diag(H) == 0
-        H[dead, dead] = 1.0
-        H += torch.eye(in_features) * damp * torch.mean(torch.diag(H))
-        hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)
+        H, _ = damped_hessian(hessian, damp)
+        if size >= in_features:  # one block: no feedback, the diagonal is enough
+            hinv_diag = inverse_cholesky_diag(H)
+        else:
+            hinv = inverse_cholesky(H)
+            hinv_diag = hinv.diagonal()
+        del H
+    if hinv is not None:
+        W = W.clone()  # error feedback updates it
 
     w_hat = torch.empty_like(W)
-    sign = torch.empty(out_features, in_features, dtype=torch.bool)
-    salient = torch.zeros(in_features, dtype=torch.bool)
+    salient = torch.zeros(in_features, dtype=torch.bool, device=W.device)
     residuals, sparses, alphas = [], [], []
     for start in range(0, in_features, size):
         end = start + size
         block = W[:, start:end]
-        diag = torch.diag(hinv)[start:end] if hinv is not None else None
+        diag = hinv_diag[start:end] if hinv_diag is not None else None
         sal = salient_columns(block, k, diag)
         block_hat, res, sparse, alpha = binarize_block(block, sal, split)
         w_hat[:, start:end] = block_hat
-        sign[:, start:end] = block >= 0
         salient[start:end] = sal
         residuals.append(res)
-        sparses.append(sparse[:, ~sal])
+        sparses.append(sparse)
         alphas.append(alpha)
         if hinv is not None and end < in_features:
             err = (block - block_hat) / diag  # (out, size)
             W[:, end:] -= err @ hinv[start:end, end:]
     return {
         "w_hat": w_hat,
-        "sign": sign,
+        "sign": W >= 0,
         "salient": salient,
         "residual": torch.cat(residuals, dim=1),
         "sparse": torch.cat(sparses, dim=1),
         "alpha": torch.stack(alphas, dim=1),
     }
+
+
+def n_alpha(spec: QuantSpec) -> int:
+    """fp16 scales stored per row and group: ``a1, a2, a_dense`` (and ``a_sparse`` with split)."""
+    return 4 if spec.split else 3
+
+
+def store_binarized(spec: QuantSpec, r: dict[str, torch.Tensor]) -> QuantizedWeight:
+    """Packs :func:`binarize`'s result: 1-bit signs, salient-column map, residual signs,
+    split map (with split) and fp16 scales ``(out, groups, n_alpha)``."""
+    tensors = {
+        "sign": pack(r["sign"], 1),
+        "salient": pack(r["salient"], 1),
+        "residual": pack(r["residual"], 1),
+        "alpha": r["alpha"][..., : n_alpha(spec)].half().contiguous(),
+    }
+    if spec.split:
+        tensors["sparse"] = pack(r["sparse"], 1)
+    return QuantizedWeight(spec, tuple(r["sign"].shape), tensors)
+
+
+def dequantize_binarized(qw: QuantizedWeight, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Float32 weight of a :func:`store_binarized` storage (into ``out`` when given)."""
+    out_features, in_features = qw.shape
+    alpha = qw.tensors["alpha"].float()  # (out, groups, n_alpha)
+    groups = alpha.shape[1]
+    size = in_features // groups
+    salient = unpack(qw.tensors["salient"], 1, (in_features,), torch.bool)
+    sal_idx = salient.nonzero().squeeze(1)
+    sign = unpack(qw.tensors["sign"], 1, (out_features, groups, size), torch.uint8)
+    w = (torch.empty(sign.shape, device=sign.device) if out is None
+         else out.reshape(-1)[: sign.numel()].view(sign.shape))
+    w.copy_(sign).mul_(2).sub_(1)  # +-1
+    w.mul_(alpha[..., 2:3])  # a_dense everywhere first
+    w = w.view(out_features, in_features)
+    if qw.spec.split:
+        rest_idx = (~salient).nonzero().squeeze(1)
+        sparse = unpack(qw.tensors["sparse"], 1, (out_features, rest_idx.numel()), torch.bool)
+        a_sparse = alpha[:, rest_idx // size, 3]  # (out, n_rest)
+        sign_r = sign.view(out_features, in_features)[:, rest_idx].float() * 2 - 1
+        w[:, rest_idx] = torch.where(sparse, sign_r * a_sparse, w[:, rest_idx])
+    if sal_idx.numel():
+        sign_s = sign.view(out_features, in_features)[:, sal_idx].float() * 2 - 1
+        res = unpack(qw.tensors["residual"], 1, (out_features, sal_idx.numel())).float() * 2 - 1
+        g = sal_idx // size
+        w[:, sal_idx] = alpha[:, g, 0] * sign_s + alpha[:, g, 1] * res
+    return w

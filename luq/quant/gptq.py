@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from luq.quant.hessian import damped_hessian, inverse_cholesky
 from luq.quant.rtn import dequantize_codes, group_params, quantize
 
 
@@ -35,45 +36,40 @@ def gptq_quantize(
         block_size: columns per lazy-update block (speed only).
 
     Returns:
-        ``(codes, scale, zero)`` in the RTN storage layout: codes ``(out, in)``, scale and
-        zero ``(out, groups)``.
+        ``(codes, scale, zero)`` in the RTN storage layout: codes ``(out, in)`` uint8, scale
+        and zero ``(out, groups)``.
     """
     W = w.detach().float().clone()  # (out, in)
     out_features, in_features = W.shape
     size = group_size or in_features
     groups = in_features // size
     maxq = 2**bits - 1
-    H = hessian.detach().float().clone()  # (in, in)
-
-    dead = torch.diag(H) == 0
-    H[dead, dead] = 1.0
+    H, dead = damped_hessian(hessian, damp)  # (in, in)
     W[:, dead] = 0.0
 
-    scale = torch.empty(out_features, groups)
-    zero = torch.empty(out_features, groups)
+    scale = torch.empty(out_features, groups, device=W.device)
+    zero = torch.empty(out_features, groups, device=W.device)
     if act_order:  # static groups: parameters from the untouched weight
-        for g in range(groups):
-            s, z = group_params(W[:, g * size:(g + 1) * size], bits)
-            scale[:, g], zero[:, g] = s[:, 0], z[:, 0]
+        s, z = group_params(W.reshape(-1, size), bits)
+        scale[:], zero[:] = s.view(out_features, groups), z.view(out_features, groups)
         perm = torch.argsort(torch.diag(H), descending=True)
+        W, H = W[:, perm], H[perm][:, perm]
+        columns = perm.tolist()
     else:
-        perm = torch.arange(in_features)
-    W, H = W[:, perm], H[perm][:, perm]
+        perm, columns = None, range(in_features)
+    Hinv = inverse_cholesky(H)  # upper, Hinv^T Hinv = H^-1
+    del H
 
-    H += torch.eye(in_features) * damp * torch.mean(torch.diag(H))
-    Hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)
-
-    Q = torch.zeros_like(W)
+    Q = torch.empty_like(W)
     for start in range(0, in_features, block_size):
         end = min(start + block_size, in_features)
         W1 = W[:, start:end].clone()
         Err1 = torch.zeros_like(W1)
         for i in range(end - start):
-            col = int(perm[start + i])
+            col = columns[start + i]
             g = col // size
-            if not act_order and col % size == 0:  # first column of a group: fit it now
-                current = torch.cat([W1[:, i:], W[:, end:]], dim=1)[:, :size]  # updated
-                s, z = group_params(current, bits)
+            if perm is None and col % size == 0:  # first column of a group: fit it now
+                s, z = group_params(_group_columns(W1, W, i, end, size), bits)
                 scale[:, g], zero[:, g] = s[:, 0], z[:, 0]
             s, z = scale[:, g:g + 1], zero[:, g:g + 1]
             w_col = W1[:, i:i + 1]
@@ -85,6 +81,17 @@ def gptq_quantize(
             Err1[:, i] = err[:, 0]
         W[:, end:] -= Err1 @ Hinv[start:end, end:]
 
-    codes = torch.empty_like(Q)
-    codes[:, perm] = Q
-    return codes.to(torch.int64), scale, zero
+    if perm is not None:
+        codes = torch.empty_like(Q)
+        codes[:, perm] = Q
+        Q = codes
+    return Q.to(torch.uint8), scale, zero
+
+
+def _group_columns(W1: torch.Tensor, W: torch.Tensor, i: int, end: int,
+                   size: int) -> torch.Tensor:
+    """The ``size`` columns from column ``i`` of the current block on, as updated so far."""
+    inside = W1[:, i:i + size]
+    if inside.shape[1] == size:
+        return inside
+    return torch.cat([inside, W[:, end:end + size - inside.shape[1]]], dim=1)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from luq.quant.dense import DenseCache
 from luq.quant.registry import dequantize
 from luq.quant.spec import QuantizedWeight, QuantSpec
 
@@ -16,20 +17,24 @@ class QuantLinear(nn.Module):
     """Drop-in replacement for ``nn.Linear`` holding a :class:`QuantizedWeight`.
 
     The stored tensors are buffers named ``q_<name>`` (so ``state_dict`` and ``.to()`` see
-    them); their bytes plus the bias are the module's memory. ``cache_dense`` keeps the
-    dequantized weight after the first forward: faster, at the cost of a dense copy that is
-    not part of the module's stored size (off by default).
+    them); their bytes plus the bias are the module's memory. The forward pass dequantizes
+    into the input's dtype (float32 on CPU, bf16/fp16 on GPU), where the buffers are.
+
+    ``cache_dense`` says what happens to the dense weight after a forward pass: ``False``
+    (default) rebuilds it every time; ``True`` keeps it in the module for good (fast, a dense
+    copy per layer); a :class:`~luq.quant.dense.DenseCache` shares one bounded cache (and one
+    scratch buffer) between the layers of a model.
     """
 
     def __init__(self, qweight: QuantizedWeight, bias: torch.Tensor | None = None,
-                 cache_dense: bool = False) -> None:
+                 cache_dense: bool | DenseCache = False) -> None:
         super().__init__()
         self.spec: QuantSpec = qweight.spec
         self.out_features, self.in_features = qweight.shape
         self._names = tuple(qweight.tensors)
         for name, t in qweight.tensors.items():
             self.register_buffer(f"q_{name}", t)
-        self.bias = nn.Parameter(bias.detach().clone(), requires_grad=False) if bias is not None \
+        self.bias = nn.Parameter(bias.detach(), requires_grad=False) if bias is not None \
             else None
         self.cache_dense = cache_dense
         self._dense: torch.Tensor | None = None
@@ -45,17 +50,39 @@ class QuantLinear(nn.Module):
         bias = self.bias.numel() * self.bias.element_size() if self.bias is not None else 0
         return self.qweight.nbytes + bias
 
-    def dequantized_weight(self) -> torch.Tensor:
-        """The float32 ``(out, in)`` weight."""
-        if self._dense is not None:
+    def dequantize_as(self, dtype: torch.dtype, device: torch.device | None = None,
+                      out: torch.Tensor | None = None) -> torch.Tensor:
+        """The ``(out, in)`` weight in ``dtype`` (computed in float32 where the buffers are),
+        written into the flat buffer ``out`` of that dtype when given."""
+        shape = (self.out_features, self.in_features)
+        if dtype == torch.float32:
+            w = dequantize(self.qweight, out)
+        else:
+            w = dequantize(self.qweight)
+            w = w.to(dtype) if out is None else out[: w.numel()].view(shape).copy_(w)
+        return w if device is None else w.to(device)
+
+    def dequantized_weight(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The ``(out, in)`` weight in ``dtype``, cached as ``cache_dense`` says."""
+        device = getattr(self, f"q_{self._names[0]}").device
+        if isinstance(self.cache_dense, DenseCache):
+            return self.cache_dense.weight(self, dtype, device)
+        if self._dense is not None and self._dense.dtype == dtype:
             return self._dense
-        w = dequantize(self.qweight)
+        w = self.dequantize_as(dtype)
         if self.cache_dense:
             self._dense = w
         return w
 
+    @property
+    def dense_nbytes(self) -> int:
+        """Bytes of the cached dense weight (0 when none)."""
+        return self._dense.numel() * self._dense.element_size() if self._dense is not None else 0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., in) -> (..., out)
-        w = self.dequantized_weight().to(device=x.device, dtype=x.dtype)
+        w = self.dequantized_weight(x.dtype)
+        if w.device != x.device:
+            w = w.to(x.device)
         bias = self.bias.to(x.dtype) if self.bias is not None else None
         return F.linear(x, w, bias)
 
@@ -65,12 +92,14 @@ class QuantLinear(nn.Module):
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, spec: QuantSpec, stats=None,
-                    cache_dense: bool = False) -> QuantLinear:
-        """Quantizes an ``nn.Linear`` as ``spec`` says."""
+                    cache_dense: bool | DenseCache = False) -> QuantLinear:
+        """Quantizes an ``nn.Linear`` as ``spec`` says, where its weight is (float32 math).
+
+        The bias is shared with ``linear`` (not copied): full precision is kept once.
+        """
         from luq.quant.registry import quantize_weight
 
-        qw = quantize_weight(linear.weight.detach().float().cpu(), spec, stats)
-        qw.tensors = {n: t.to(linear.weight.device) for n, t in qw.tensors.items()}
+        qw = quantize_weight(linear.weight.detach(), spec, stats)
         return cls(qw, linear.bias, cache_dense=cache_dense)
 
 

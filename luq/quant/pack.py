@@ -4,17 +4,20 @@ Any width from 1 to 8 bits packs exactly ``ceil(numel * bits / 8)`` bytes, whate
 tensor's shape (odd shapes included), so memory accounting is one formula:
 :func:`packed_nbytes`. Codes are laid out row-major; bit ``k`` of code ``i`` lands at
 stream position ``i * bits + k``.
+
+Widths that divide 8 (1, 2, 4) pack whole codes per byte with uint8 shifts; the others (3, 5,
+6, 7) pack 8 codes into ``bits`` bytes through one int64 word per 8 codes (little-endian
+bytes of ``sum_j code_j << (j * bits)``).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 
 SUPPORTED_PACK_BITS = (1, 2, 3, 4, 5, 6, 7, 8)
-
-_BIT_WEIGHTS = torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.int32)
 
 
 def packed_nbytes(numel: int, bits: int) -> int:
@@ -27,7 +30,7 @@ def pack(codes: torch.Tensor, bits: int) -> torch.Tensor:
     """Packs integer codes in ``[0, 2**bits)`` into a flat uint8 tensor.
 
     Args:
-        codes: integer tensor of any shape, e.g. ``(out_features, in_features)``.
+        codes: integer (or bool) tensor of any shape, e.g. ``(out_features, in_features)``.
         bits: width of each code, 1..8.
 
     Returns:
@@ -38,29 +41,33 @@ def pack(codes: torch.Tensor, bits: int) -> torch.Tensor:
         first) in one byte: ``tensor([49], dtype=torch.uint8)``.
     """
     _check_bits(bits)
-    flat = codes.reshape(-1).to(torch.int32)
-    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= 2**bits):
-        raise ValueError(f"codes must lie in [0, {2**bits}) for {bits}-bit packing")
+    flat = codes.reshape(-1)
+    if flat.dtype != torch.bool and flat.numel():
+        lo, hi = torch.aminmax(flat)
+        if int(lo) < 0 or int(hi) >= 2**bits:
+            raise ValueError(f"codes must lie in [0, {2**bits}) for {bits}-bit packing")
+    flat = flat.to(torch.uint8)
     if bits == 8:
-        return flat.to(torch.uint8)
-    if 8 % bits == 0:  # fast path: whole codes per byte
-        per = 8 // bits
-        pad = (-flat.numel()) % per
-        if pad:
-            flat = torch.cat([flat, flat.new_zeros(pad)])
-        shifts = torch.arange(per, dtype=torch.int32, device=flat.device) * bits
-        return (flat.reshape(-1, per) << shifts).sum(-1).to(torch.uint8)
-    shifts = torch.arange(bits, dtype=torch.int32, device=flat.device)
-    stream = ((flat.unsqueeze(-1) >> shifts) & 1).reshape(-1)  # (numel * bits,)
-    pad = (-stream.numel()) % 8
+        return flat.clone() if flat.data_ptr() == codes.data_ptr() else flat
+    per = 8 // bits if 8 % bits == 0 else 8  # codes per packed word
+    pad = (-flat.numel()) % per
     if pad:
-        stream = torch.cat([stream, stream.new_zeros(pad)])
-    weights = _BIT_WEIGHTS.to(flat.device)
-    return (stream.reshape(-1, 8) * weights).sum(-1).to(torch.uint8)
+        flat = torch.cat([flat, flat.new_zeros(pad)])
+    lanes = flat.view(-1, per)  # (words, per)
+    if 8 % bits == 0:  # one byte per word
+        out = lanes[:, 0].clone()
+        for j in range(1, per):
+            out |= lanes[:, j] << (j * bits)
+        return out
+    shifts = torch.arange(per, dtype=torch.int64, device=flat.device) * bits
+    word = (lanes.to(torch.int64) << shifts).sum(1)  # 8 codes -> `bits` bytes of one int64
+    out = _le_bytes(word)[:, :bits].reshape(-1)
+    return out[: packed_nbytes(codes.numel(), bits)].clone()
 
 
-def unpack(packed: torch.Tensor, bits: int, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:
-    """Inverse of :func:`pack`: returns int64 codes of ``shape``."""
+def unpack(packed: torch.Tensor, bits: int, shape: tuple[int, ...] | torch.Size,
+           dtype: torch.dtype = torch.int64) -> torch.Tensor:
+    """Inverse of :func:`pack`: codes of ``shape`` as ``dtype`` (uint8 is the cheapest)."""
     _check_bits(bits)
     numel = math.prod(shape)
     if packed.numel() != packed_nbytes(numel, bits):
@@ -69,17 +76,32 @@ def unpack(packed: torch.Tensor, bits: int, shape: tuple[int, ...] | torch.Size)
             f"(expected {packed_nbytes(numel, bits)})"
         )
     if bits == 8:
-        return packed.to(torch.int64).reshape(shape)
+        return packed.to(dtype).reshape(shape)
+    mask = 2**bits - 1
     if 8 % bits == 0:
         per = 8 // bits
-        shifts = torch.arange(per, dtype=torch.int32, device=packed.device) * bits
-        codes = (packed.to(torch.int32).unsqueeze(-1) >> shifts) & (2**bits - 1)
-        return codes.reshape(-1)[:numel].to(torch.int64).reshape(shape)
-    byte_bits = torch.arange(8, dtype=torch.int32, device=packed.device)
-    stream = ((packed.to(torch.int32).unsqueeze(-1) >> byte_bits) & 1).reshape(-1)
-    stream = stream[: numel * bits].reshape(numel, bits).to(torch.int64)
-    weights = (1 << torch.arange(bits, dtype=torch.int64, device=packed.device))
-    return (stream * weights).sum(-1).reshape(shape)
+        codes = torch.empty(packed.numel(), per, dtype=torch.uint8, device=packed.device)
+        for j in range(per):
+            torch.bitwise_and(packed >> (j * bits), mask, out=codes[:, j])
+    else:  # `bits` bytes per 8 codes
+        words = math.ceil(packed.numel() / bits)
+        padded = torch.zeros(words * bits, dtype=torch.uint8, device=packed.device)
+        padded[: packed.numel()] = packed
+        raw = torch.zeros(words, 8, dtype=torch.uint8, device=packed.device)
+        raw[:, :bits] = padded.view(words, bits)
+        if sys.byteorder != "little":
+            raw = raw.flip(1)
+        word = raw.view(torch.int64).reshape(-1)
+        codes = torch.empty(words, 8, dtype=torch.uint8, device=packed.device)
+        for j in range(8):
+            codes[:, j] = (word >> (j * bits)) & mask
+    return codes.reshape(-1)[:numel].to(dtype).reshape(shape)
+
+
+def _le_bytes(word: torch.Tensor) -> torch.Tensor:
+    """``(n,)`` int64 -> ``(n, 8)`` uint8, least significant byte first."""
+    raw = word.contiguous().view(torch.uint8).reshape(-1, 8)
+    return raw if sys.byteorder == "little" else raw.flip(1)
 
 
 def _check_bits(bits: int) -> None:

@@ -13,11 +13,11 @@ import torch
 
 from luq.quant import rtn
 from luq.quant.awq import awq_search_scale
-from luq.quant.binarize import binarize
+from luq.quant.binarize import binarize, dequantize_binarized, n_alpha, store_binarized
 from luq.quant.gptq import gptq_quantize
-from luq.quant.pack import pack, packed_nbytes, unpack
+from luq.quant.pack import packed_nbytes
 from luq.quant.spec import SUPPORTED_BITS, QuantizedWeight, QuantSpec
-from luq.quant.stats import InputStats
+from luq.quant.stats import InputStats, StatsNeeds
 
 FP_BYTES = 2  # full precision is counted as fp16/bf16
 
@@ -35,8 +35,13 @@ class QuantMethod:
                  stats: InputStats | None = None) -> QuantizedWeight:
         raise NotImplementedError
 
-    def dequantize(self, qw: QuantizedWeight) -> torch.Tensor:
+    def dequantize(self, qw: QuantizedWeight, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The float32 weight; written into ``out`` (float32, enough values) when given."""
         raise NotImplementedError
+
+    def needs(self, spec: QuantSpec) -> StatsNeeds:
+        """What this method reads from calibration statistics under ``spec``."""
+        return StatsNeeds()
 
     def nbytes(self, shape: tuple[int, int], spec: QuantSpec) -> int:
         raise NotImplementedError
@@ -55,8 +60,9 @@ class FullPrecision(QuantMethod):
     def quantize(self, w, spec, stats=None):
         return QuantizedWeight(spec, tuple(w.shape), {"weight": w.detach().half()})
 
-    def dequantize(self, qw):
-        return qw.tensors["weight"].float()
+    def dequantize(self, qw, out=None):
+        w = qw.tensors["weight"]
+        return w.float() if out is None else out.reshape(-1)[: w.numel()].view(w.shape).copy_(w)
 
     def nbytes(self, shape, spec):
         return shape[0] * shape[1] * FP_BYTES
@@ -71,8 +77,8 @@ class RTN(QuantMethod):
         spec.groups(w.shape[1])
         return rtn.store(spec, *rtn.rtn_quantize(w, spec.bits, spec.group_size))
 
-    def dequantize(self, qw):
-        return rtn.dequantize_stored(qw)
+    def dequantize(self, qw, out=None):
+        return rtn.dequantize_stored(qw, out)
 
     def nbytes(self, shape, spec):
         return rtn.stored_nbytes(shape, spec)
@@ -85,9 +91,14 @@ class GPTQ(RTN):
     uses_calibration = True
     description = "GPTQ: Hessian-aware error feedback (Frantar et al., 2022)"
 
+    def needs(self, spec):
+        return StatsNeeds(hessian=True)
+
     def quantize(self, w, spec, stats=None):
         spec.groups(w.shape[1])
         H = self._need_stats(stats).hessian
+        if H is None:
+            raise ValueError("gptq needs the full Hessian; these statistics were reduced")
         codes, scale, zero = gptq_quantize(w, H, spec.bits, spec.group_size, spec.damp,
                                            spec.act_order)
         return rtn.store(spec, codes, scale, zero)
@@ -100,15 +111,20 @@ class AWQ(RTN):
     uses_calibration = True
     description = "AWQ-style activation-aware channel scaling, then RTN (Lin et al., 2023)"
 
+    def needs(self, spec):
+        return StatsNeeds(samples=True)
+
     def quantize(self, w, spec, stats=None):
         spec.groups(w.shape[1])
         x = self._need_stats(stats).samples
+        if not x.numel():
+            raise ValueError("awq needs input samples; these statistics were reduced")
         s = awq_search_scale(w, x, spec.bits, spec.group_size)
         codes, scale, zero = rtn.rtn_quantize(w.float() * s, spec.bits, spec.group_size)
         return rtn.store(spec, codes, scale, zero, in_scale=s)
 
-    def dequantize(self, qw):
-        return rtn.dequantize_stored(qw) / qw.tensors["in_scale"].float()
+    def dequantize(self, qw, out=None):
+        return rtn.dequantize_stored(qw, out).div_(qw.tensors["in_scale"].float())
 
     def nbytes(self, shape, spec):
         return rtn.stored_nbytes(shape, spec) + shape[1] * FP_BYTES
@@ -120,35 +136,25 @@ class BiLLM(QuantMethod):
     uses_calibration = True
     description = "BiLLM-style binarization: residual salient columns, split scales"
 
-    def quantize(self, w, spec, stats=None):
-        groups = spec.groups(w.shape[1])
-        H = stats.hessian if stats is not None and stats.rows else None
-        r = binarize(w, spec.group_size, spec.salient_fraction, spec.split, H, spec.damp)
-        tensors = {
-            "sign": pack(r["sign"].to(torch.int64), 1),
-            "salient": pack(r["salient"].to(torch.int64), 1),
-            "residual": pack(r["residual"].to(torch.int64), 1),
-            "alpha": r["alpha"][..., : self._n_alpha(spec)].reshape(w.shape[0], groups, -1).half(),
-        }
-        if spec.split:
-            tensors["sparse"] = pack(r["sparse"].to(torch.int64), 1)
-        return QuantizedWeight(spec, tuple(w.shape), tensors)
+    def needs(self, spec):
+        if spec.group_size == 0:  # one block: salient columns only, no error feedback
+            return StatsNeeds(hinv_diag=frozenset({spec.damp}))
+        return StatsNeeds(hessian=True)
 
-    def dequantize(self, qw):
-        out_features, in_features = qw.shape
-        salient = unpack(qw.tensors["salient"], 1, (in_features,)).bool()
-        n_sal = int(salient.sum())
-        sign = unpack(qw.tensors["sign"], 1, qw.shape).float() * 2 - 1
-        alpha = qw.tensors["alpha"].float()  # (out, groups, n_alpha)
-        a = [rtn.expand_groups(alpha[..., j], in_features) for j in range(alpha.shape[-1])]
-        w = sign * a[2]
-        res = unpack(qw.tensors["residual"], 1, (out_features, n_sal)).float() * 2 - 1
-        w[:, salient] = a[0][:, salient] * sign[:, salient] + a[1][:, salient] * res
-        if qw.spec.split:
-            rest = ~salient
-            sparse = unpack(qw.tensors["sparse"], 1, (out_features, in_features - n_sal)).bool()
-            w[:, rest] = sign[:, rest] * torch.where(sparse, a[3][:, rest], a[2][:, rest])
-        return w
+    def quantize(self, w, spec, stats=None):
+        spec.groups(w.shape[1])
+        H = diag = None
+        if stats is not None and stats.rows:
+            H = stats.hessian
+            diag = stats.hinv_diag(spec.damp) if spec.group_size == 0 else None
+            if H is None and diag is None:
+                raise ValueError(f"{spec.label} needs the Hessian; these statistics were reduced")
+        r = binarize(w, spec.group_size, spec.salient_fraction, spec.split,
+                     None if diag is not None else H, spec.damp, diag)
+        return store_binarized(spec, r)
+
+    def dequantize(self, qw, out=None):
+        return dequantize_binarized(qw, out)
 
     def nbytes(self, shape, spec):
         out_features, in_features = shape
@@ -156,14 +162,10 @@ class BiLLM(QuantMethod):
         n_sal = round(spec.salient_fraction * (in_features // groups)) * groups
         total = (packed_nbytes(out_features * in_features, 1) + packed_nbytes(in_features, 1)
                  + packed_nbytes(out_features * n_sal, 1)
-                 + out_features * groups * self._n_alpha(spec) * FP_BYTES)
+                 + out_features * groups * n_alpha(spec) * FP_BYTES)
         if spec.split:
             total += packed_nbytes(out_features * (in_features - n_sal), 1)
         return total
-
-    @staticmethod
-    def _n_alpha(spec: QuantSpec) -> int:
-        return 4 if spec.split else 3
 
 
 _METHODS: dict[str, QuantMethod] = {m.name: m for m in (FullPrecision(), RTN(), GPTQ(), AWQ(),
@@ -191,9 +193,18 @@ def quantize_weight(w: torch.Tensor, spec: QuantSpec,
     return get_method(spec.method).quantize(w, spec, stats)
 
 
-def dequantize(qw: QuantizedWeight) -> torch.Tensor:
-    """The float32 weight that ``qw`` stores."""
-    return get_method(qw.spec.method).dequantize(qw)
+def dequantize(qw: QuantizedWeight, out: torch.Tensor | None = None) -> torch.Tensor:
+    """The float32 weight that ``qw`` stores (written into the float32 buffer ``out`` when
+    given: at least ``out * in`` values; the result is a view of it)."""
+    return get_method(qw.spec.method).dequantize(qw, out)
+
+
+def stats_needs(specs) -> StatsNeeds:
+    """What any of ``specs`` reads from calibration statistics (empty: none needed)."""
+    needs = StatsNeeds()
+    for spec in specs:
+        needs = needs | get_method(spec.method).needs(spec)
+    return needs
 
 
 def weight_nbytes(shape: tuple[int, int], spec: QuantSpec) -> int:

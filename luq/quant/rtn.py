@@ -7,6 +7,8 @@ units) is stored as the code ``q = clamp(round(w / s + z), 0, 2**bits - 1)`` and
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from luq.quant.pack import pack, packed_nbytes, unpack
@@ -28,8 +30,7 @@ def group_params(w: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor
         stored.
     """
     maxq = 2**bits - 1
-    wmin = w.amin(dim=1, keepdim=True)
-    wmax = w.amax(dim=1, keepdim=True)
+    wmin, wmax = torch.aminmax(w.float(), dim=1, keepdim=True)
     scale = ((wmax - wmin) / maxq).clamp(min=1e-8).half().clamp(min=6e-8).float()
     zero = (-wmin / scale).half().float()
     return scale, zero
@@ -45,6 +46,10 @@ def dequantize_codes(q: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -
     return (q - zero) * scale
 
 
+# Weights per step of rtn_quantize: its float temporaries stay in cache and are reused.
+_CHUNK = 1 << 22
+
+
 def rtn_quantize(w: torch.Tensor, bits: int, group_size: int) -> tuple[torch.Tensor, ...]:
     """Group-wise RTN of a weight matrix.
 
@@ -54,14 +59,23 @@ def rtn_quantize(w: torch.Tensor, bits: int, group_size: int) -> tuple[torch.Ten
         group_size: columns per group; 0 for per-channel.
 
     Returns:
-        ``(codes, scale, zero)``: codes ``(out, in)`` int64; scale and zero ``(out, groups)``.
+        ``(codes, scale, zero)``: codes ``(out, in)`` uint8; scale and zero ``(out, groups)``
+        float32 (fp16 values).
     """
     out_features, in_features = w.shape
     size = group_size or in_features
     groups = in_features // size
-    wg = w.float().reshape(out_features * groups, size)  # (out * groups, size)
+    maxq = 2**bits - 1
+    wg = w.reshape(out_features * groups, size)  # (out * groups, size)
     scale, zero = group_params(wg, bits)
-    codes = quantize(wg, scale, zero, 2**bits - 1).to(torch.int64)
+    codes = torch.empty(wg.shape, dtype=torch.uint8, device=w.device)
+    rows = max(1, _CHUNK // size)
+    buf = torch.empty(min(rows, wg.shape[0]), size, device=w.device)
+    for start in range(0, wg.shape[0], rows):
+        end = min(start + rows, wg.shape[0])
+        q = torch.div(wg[start:end], scale[start:end], out=buf[: end - start])
+        q.add_(zero[start:end]).round_().clamp_(0, maxq)
+        codes[start:end] = q
     return (
         codes.reshape(out_features, in_features),
         scale.reshape(out_features, groups),
@@ -82,13 +96,29 @@ def store(spec: QuantSpec, codes: torch.Tensor, scale: torch.Tensor, zero: torch
     return QuantizedWeight(spec, tuple(codes.shape), tensors)
 
 
-def dequantize_stored(qw: QuantizedWeight) -> torch.Tensor:
-    """Float32 weight of an RTN-format storage (shared by RTN, GPTQ and AWQ)."""
+def dequantize_stored(qw: QuantizedWeight, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Float32 weight of an RTN-format storage (shared by RTN, GPTQ and AWQ).
+
+    Args:
+        qw: the stored weight.
+        out: optional float32 buffer of at least ``out * in`` values to write into.
+    """
     out_features, in_features = qw.shape
-    codes = unpack(qw.tensors["codes"], qw.spec.bits, qw.shape).float()
-    scale = expand_groups(qw.tensors["scale"].float(), in_features)
-    zero = expand_groups(qw.tensors["zero"].float(), in_features)
-    return dequantize_codes(codes, scale, zero)
+    scale, zero = qw.tensors["scale"], qw.tensors["zero"]
+    groups = scale.shape[1]
+    shape = (out_features, groups, in_features // groups)
+    codes = unpack(qw.tensors["codes"], qw.spec.bits, shape, dtype=torch.uint8)
+    w = _buffer(out, shape, codes.device)
+    w.copy_(codes)
+    w.sub_(zero.float().unsqueeze(-1)).mul_(scale.float().unsqueeze(-1))  # (q - z) * s
+    return w.view(out_features, in_features)
+
+
+def _buffer(out: torch.Tensor | None, shape: tuple[int, ...], device) -> torch.Tensor:
+    """``out`` viewed as a float32 tensor of ``shape``, or a new one."""
+    if out is None:
+        return torch.empty(shape, device=device)
+    return out.reshape(-1)[: math.prod(shape)].view(shape)
 
 
 def stored_nbytes(shape: tuple[int, int], spec: QuantSpec) -> int:

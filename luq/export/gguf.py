@@ -1,0 +1,282 @@
+"""A model under a :class:`~luq.plan.BitPlan` as a llama.cpp GGUF, each decoder block at its type.
+
+Route: the model's ``save_pretrained`` folder -> llama.cpp's ``convert_hf_to_gguf.py``
+(subprocess) -> an unquantized GGUF -> every 2-D tensor re-quantized by ggml's own quantizer
+at the type :func:`~luq.export.rules.gguf_tensor_type` gives it (what ``llama-quantize`` with
+a Q4_K_M base and one ``--tensor-type`` override per block writes), with an importance matrix
+from our calibration batches -> a new GGUF with the converter's metadata. The vision tower
+becomes an ``mmproj`` GGUF where the converter supports it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from luq.engines import ggml
+from luq.engines.convert import convert_hf_to_gguf
+from luq.export import rules
+from luq.plan import BitPlan
+from luq.progress import Progress
+from luq.quant.linear import QuantLinear
+
+# Where the converter takes the vision tower (--mmproj), by config.model_type.
+MMPROJ_TYPES = ("qwen2_5_vl", "qwen2_vl", "idefics3", "smolvlm")
+_NO_MMPROJ = {"llava": (
+    "no mmproj: convert_hf_to_gguf.py --mmproj takes only Pixtral-style LLaVA towers, not "
+    "LLaVA's CLIP (llama.cpp's legacy tools/mtmd/legacy-models/llava_surgery_v2.py + "
+    "convert_image_encoder_to_gguf.py convert it); the language model runs text-only")}
+# Text architectures the converter reads from text_config (hub SmolVLM configs carry it).
+_TEXT_ARCHS = {"idefics3": "VLlama3ForCausalLM", "smolvlm": "VLlama3ForCausalLM"}
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                    "added_tokens.json", "tokenizer.model", "vocab.json", "merges.txt")
+
+
+class GGUFExportError(RuntimeError):
+    """The model, plan or options cannot be exported; the message says why."""
+
+
+@dataclass
+class GGUFExport:
+    """What :func:`export_gguf` wrote.
+
+    Attributes:
+        model: the language model GGUF.
+        mmproj: the vision projector GGUF, or None (see ``notes``).
+        base: the converter's unquantized GGUF when kept, else None.
+        readme: how to run it.
+        model_bytes / mmproj_bytes: file sizes.
+        block_types: ggml type of each decoder block by index.
+        tensor_types: ggml type of every tensor of ``model`` by GGUF name.
+        notes: what is approximate or missing.
+    """
+
+    model: Path
+    mmproj: Path | None
+    base: Path | None
+    readme: Path
+    model_bytes: int
+    mmproj_bytes: int
+    block_types: dict[int, str]
+    tensor_types: dict[str, str] = field(repr=False)
+    notes: list[str]
+
+    def to_dict(self) -> dict:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def block_types(plan: BitPlan, ultra_low: str | None = None) -> dict[int, str]:
+    """The ggml type of each decoder block by index (``rules.GGML_TYPES``)."""
+    return {rules.block_index(a.name): rules.ggml_type(a.spec, ultra_low) for a in plan.layers}
+
+
+def _linears(model: nn.Module, plan: BitPlan) -> dict[str, nn.Linear]:
+    found = {f"{a.name}.{sub}": m for a in plan.layers
+             for sub, m in model.get_submodule(a.name).named_modules()
+             if isinstance(m, nn.Linear)}
+    head = model.get_output_embeddings()
+    if isinstance(head, nn.Linear):
+        found["lm_head"] = head
+    return found
+
+
+@torch.no_grad()
+def compute_imatrix(model: nn.Module, plan: BitPlan, batches: list[dict],
+                    progress: Progress | None = None) -> dict[str, torch.Tensor]:
+    """Importance of each input column of every block linear and the output head.
+
+    As ``llama-imatrix`` computes it: the mean of ``x[j]**2`` over every calibration token
+    that reaches the linear (image and text positions alike).
+
+    Args:
+        model: the float model.
+        plan: names the decoder blocks (full module names).
+        batches: model inputs (``calibration_batches`` output).
+
+    Returns:
+        ``{full linear name (or "lm_head"): (in_features,) float32}``.
+    """
+    linears = _linears(model, plan)
+    sums = {n: torch.zeros(m.in_features, dtype=torch.float64) for n, m in linears.items()}
+    counts = dict.fromkeys(linears, 0)
+
+    def hook(name):
+        def record(_module, inputs, _output):
+            x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).double().cpu()  # (tokens, in)
+            sums[name] += (x * x).sum(0)
+            counts[name] += x.shape[0]
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in linears.items()]
+    device = next(model.parameters()).device
+    try:
+        for i, batch in enumerate(batches):
+            model(**{k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()})
+            if progress:
+                progress(i + 1, len(batches), "importance matrix")
+    finally:
+        for h in handles:
+            h.remove()
+    return {n: (sums[n] / max(1, counts[n])).float() for n in linears}
+
+
+def gguf_imatrix(imatrix: dict[str, torch.Tensor], plan: BitPlan, arch: str,
+                 tied_output: bool = False) -> dict[str, np.ndarray]:
+    """Renames :func:`compute_imatrix` entries to GGUF tensor names (``blk.3.attn_q.weight``).
+
+    Each block linear is named as in a plain decoder (``model.layers.3.self_attn.q_proj``)
+    and looked up in gguf-py's tensor-name map of ``arch``; ``lm_head`` is ``output.weight``
+    (``token_embd.weight`` when the embeddings are tied, as llama-imatrix sees it).
+    """
+    import gguf
+
+    arch_id = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
+    names = gguf.get_tensor_name_map(arch_id, len(plan.layers))
+    out: dict[str, np.ndarray] = {}
+    for full, vec in imatrix.items():
+        if full == "lm_head":
+            out["token_embd.weight" if tied_output else "output.weight"] = vec.numpy()
+            continue
+        block = next(a.name for a in plan.layers if full.startswith(a.name + "."))
+        plain = f"model.layers.{rules.block_index(block)}.{full[len(block) + 1:]}.weight"
+        name = names.get_name(plain, try_suffixes=(".weight",))
+        if name is None:
+            raise GGUFExportError(f"no GGUF tensor of {arch} for {full}")
+        out[name] = vec.numpy()
+    return out
+
+
+def _save_folder(model: nn.Module, folder: Path, processor, tokenizer_dir) -> None:
+    model.save_pretrained(folder)
+    if processor is not None:
+        processor.save_pretrained(folder)
+    if tokenizer_dir is not None:
+        for name in _TOKENIZER_FILES:
+            (folder / name).unlink(missing_ok=True)
+            if (Path(tokenizer_dir) / name).is_file():
+                shutil.copy(Path(tokenizer_dir) / name, folder / name)
+    config = json.loads((folder / "config.json").read_text())
+    text = config.get("text_config")
+    if config.get("model_type") in _TEXT_ARCHS and text and not text.get("architectures"):
+        text["architectures"] = [_TEXT_ARCHS[config["model_type"]]]
+        (folder / "config.json").write_text(json.dumps(config, indent=2))
+
+
+def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=None,
+                batches: list[dict] | None = None, imatrix: dict[str, torch.Tensor] | None = None,
+                ultra_low: str | None = None, mmproj: bool = True, outtype: str = "f16",
+                keep_base: bool = False, tokenizer_dir: str | Path | None = None,
+                name: str = "model", progress: Progress | None = None) -> GGUFExport:
+    """Exports ``model`` as a GGUF whose decoder blocks take ``plan``'s types.
+
+    Args:
+        model: the float model (no plan applied): a VLM of a supported architecture or a
+            plain causal LM; ``plan`` names its decoder blocks.
+        plan: one setting per block; :data:`~luq.export.rules.GGML_TYPES` maps it to a type.
+        out_dir: folder for the GGUF files and README.md.
+        processor: saved beside the weights (tokenizer for the GGUF, image settings for mmproj).
+        batches: calibration inputs for the importance matrix.
+        imatrix: a ready :func:`compute_imatrix` result instead of ``batches``.
+        ultra_low: store ultra-low blocks as this type (``IQ1_M``, ``Q1_0``, ``Q2_K``,
+            ``IQ2_XXS``) instead of the table's.
+        mmproj: also write the vision projector where the converter supports the tower.
+        outtype: the converter's unquantized type (``f32`` keeps fp32 weights exactly).
+        keep_base: keep the converter's unquantized GGUF (``<name>-<outtype>.gguf``).
+        tokenizer_dir: a folder whose tokenizer files replace the processor's.
+        name: file stem.
+
+    Raises:
+        GGUFExportError: a plan block is quantized in ``model`` already, or a type needs an
+            importance matrix and neither ``batches`` nor ``imatrix`` was given.
+        luq.engines.convert.ConversionError: the converter refused the model (message says why).
+    """
+    types = block_types(plan, ultra_low)
+    for a in plan.layers:
+        if any(isinstance(m, QuantLinear) for m in model.get_submodule(a.name).modules()):
+            raise GGUFExportError(f"{a.name} is quantized in the model already: export the "
+                                  "float model (ggml quantizes it)")
+    needs = sorted({t for t in types.values() if t in rules.NEEDS_IMATRIX})
+    if needs and imatrix is None and not batches:
+        raise GGUFExportError(f"{', '.join(needs)} need an importance matrix: pass "
+                              "calibration batches (or imatrix=compute_imatrix(...))")
+    if imatrix is None and batches:
+        imatrix = compute_imatrix(model, plan, batches, progress)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    notes = [f"{a.spec.label} has no exact GGUF type: exported as {types[i]}"
+             for i, a in ((rules.block_index(a.name), a) for a in plan.layers)
+             if a.spec.method == "billm"][:1]
+    model_type = getattr(model.config, "model_type", "")
+    base = out / f"{name}-{outtype}.gguf"
+    mm_path = None
+    with tempfile.TemporaryDirectory() as tmp:
+        _save_folder(model, Path(tmp), processor, tokenizer_dir)
+        convert_hf_to_gguf(tmp, base, outtype)
+        if mmproj and model_type in MMPROJ_TYPES:
+            mm_path = convert_hf_to_gguf(tmp, out / f"mmproj-{name}-f16.gguf", "f16", mmproj=True)
+        elif mmproj and hasattr(model.config, "vision_config"):
+            notes.append(_NO_MMPROJ.get(model_type, f"no mmproj: the converter does not take "
+                                                    f"{model_type}'s vision tower"))
+    import gguf
+
+    reader = gguf.GGUFReader(base)
+    arch = reader.fields["general.architecture"].contents()
+    tied = "output.weight" not in {t.name for t in reader.tensors}
+    del reader
+    vectors = gguf_imatrix(imatrix, plan, arch, tied) if imatrix else {}
+    ftype = rules.LLAMA_FTYPES.get(rules.base_spec(plan).bits, "GUESSED") if any(
+        a.spec.method != "fp16" for a in plan.layers) else "F16"
+    path = out / f"{name}-luq.gguf"
+    fallen: list[str] = []
+
+    def tensor_type(tensor: str, n_per_row: int) -> str | None:
+        planned = rules.gguf_tensor_type(tensor, types, tied)
+        qtype = None if planned is None else rules.fallback_type(planned, n_per_row)
+        if qtype != planned:
+            fallen.append(f"{tensor}: {planned} -> {qtype}")
+        return qtype
+
+    tensor_types = ggml.requantize_gguf(base, path, tensor_type, vectors,
+                                        {"luq.plan": plan.to_json(None)}, ftype, progress)
+    if not keep_base:
+        base.unlink()
+    if fallen:
+        notes.append(f"{len(fallen)} tensors have rows their planned type's blocks do not "
+                     f"divide and fell back as llama-quantize does (e.g. {fallen[0]})")
+    result = GGUFExport(path, mm_path, base if keep_base else None, out / "README.md",
+                        path.stat().st_size, mm_path.stat().st_size if mm_path else 0, types,
+                        tensor_types, notes)
+    result.readme.write_text(readme(result, plan))
+    return result
+
+
+def readme(export: GGUFExport, plan: BitPlan) -> str:
+    """README.md text: how to run the files, and the type of every decoder block."""
+    m, mm = export.model.name, export.mmproj.name if export.mmproj else None
+    types = export.tensor_types
+    lines = [f"# {m}", "", "A LUQ mixed-precision GGUF: each decoder block at its own ggml type "
+             f"(token_embd {types.get('token_embd.weight')}, output "
+             f"{types.get('output.weight', 'tied to token_embd')}, norms F32).", "", "## Run", "",
+             "```sh"]
+    if mm:
+        lines += [f"llama-mtmd-cli -m {m} --mmproj {mm} --image picture.png "
+                  "-p 'Describe the image.' -t 2",
+                  f"llama-server -m {m} --mmproj {mm} -t 2 --port 8080"]
+    else:
+        lines += [f"llama-cli -m {m} -p 'Hello' -n 32 -t 2",
+                  f"llama-server -m {m} -t 2 --port 8080"]
+    lines += ["```", "", f"Files: `{m}` ({export.model_bytes / 2**20:.1f} MiB)"
+              + (f", `{mm}` ({export.mmproj_bytes / 2**20:.1f} MiB)" if mm else ""), "",
+              "## Decoder blocks", "", "| block | LUQ setting | GGUF type |", "|---|---|---|"]
+    lines += [f"| {rules.block_index(a.name)} | {a.spec.label} | "
+              f"{export.block_types[rules.block_index(a.name)]} |" for a in plan.layers]
+    if export.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in export.notes]
+    return "\n".join(lines) + "\n"
