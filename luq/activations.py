@@ -15,7 +15,8 @@ from torch import nn
 
 from luq.models.adapters import ArchAdapter
 from luq.progress import Progress
-from luq.quant.stats import InputStats
+from luq.quant.stats import InputStats, StatsNeeds
+from luq.statistics import BlockHooks
 
 MODALITIES = ("image", "text")
 
@@ -59,8 +60,9 @@ class ActivationRecorder:
         adapter: where its decoder blocks are.
         max_tokens: reservoir size per (module, modality).
         linears: also record the output of every linear inside each block (detail view).
-        input_stats: also accumulate :class:`InputStats` of every block linear's input
-            (for GPTQ / AWQ / BiLLM calibration).
+        input_stats: also accumulate :class:`InputStats` of every block linear's input, all
+            of it (prefer :func:`luq.statistics.collect_statistics`, which keeps only what
+            the chosen settings read).
         seed: reservoir seed.
 
     Use as a context manager; ``run(batch)`` runs one forward pass.
@@ -74,7 +76,7 @@ class ActivationRecorder:
         self.image_token_id = adapter.image_token_id(model)
         self.block_names = adapter.block_names(model)
         self.outputs: dict[str, dict[str, Reservoir]] = {}
-        self.stats: dict[str, InputStats] = {}
+        self._stat_hooks: list[BlockHooks] = []
         self._want_linears = linears
         self._want_stats = input_stats
         self._mask: torch.Tensor | None = None  # (B*T,) True at image positions
@@ -105,11 +107,14 @@ class ActivationRecorder:
                 if self._want_linears:
                     self._handles.append(module.register_forward_hook(
                         lambda _m, _i, out, n=full: self._record(n, out)))
-                if self._want_stats:
-                    self.stats[full] = InputStats(module.in_features)
-                    self._handles.append(module.register_forward_hook(
-                        lambda _m, inp, _o, n=full: self.stats[n].add_batch(inp[0])))
+            if self._want_stats:
+                self._stat_hooks.append(BlockHooks(block, name, StatsNeeds(True, True)).__enter__())
         return self
+
+    @property
+    def stats(self) -> dict[str, InputStats]:
+        """Input statistics by linear name (Hessian and samples; shared inputs share one)."""
+        return {k: v for hooks in self._stat_hooks for k, v in hooks.stats.items()}
 
     def _block_hook(self, name: str):
         def hook(_module, _inputs, output):
@@ -120,6 +125,8 @@ class ActivationRecorder:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        for hooks in self._stat_hooks:
+            hooks.__exit__()
 
     @torch.no_grad()
     def run(self, batch: dict[str, torch.Tensor]) -> None:

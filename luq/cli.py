@@ -17,6 +17,7 @@ from luq.export.formats import FORMATS
 from luq.quant.registry import method_names
 from luq.quant.spec import QuantSpec
 from luq.select import ORDERS
+from luq.tasks.registry import task_names
 
 
 def _add_spec_args(p: argparse.ArgumentParser, prefix: str, default: QuantSpec,
@@ -32,6 +33,23 @@ def _add_spec_args(p: argparse.ArgumentParser, prefix: str, default: QuantSpec,
                    default=default.split,
                    help=f"{what}: billm split scales (a membership bit per weight; default "
                         f"{'on' if default.split else 'off'})")
+
+
+def _add_task_args(p: argparse.ArgumentParser, what: str, n: int) -> None:
+    p.add_argument("--task", choices=task_names(),
+                   help="the VQA task to score (default: shapes for the embedded model, "
+                        "textvqa_val otherwise)")
+    p.add_argument("--data", help="the task's data: a hub id, a save_to_disk folder, parquet "
+                   "files, or an image folder with a metadata file (default: the task's hub "
+                   "dataset)")
+    p.add_argument("--n", "--limit", dest="n", type=int, default=n,
+                   help=f"deterministic sample of {what}")
+
+
+def _add_calibration_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--calibration", help="calibration images and questions: a task name or "
+                   "a data path / hub id (default: shapes for the embedded model, TextVQA "
+                   "train otherwise)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("profile", help="per-layer activation entropy, image vs text tokens")
     p.add_argument("--model", default="embedded")
+    _add_calibration_arg(p)
     p.add_argument("--samples", type=int, default=64, help="calibration prompts (default 64)")
     p.add_argument("--alpha", type=float, default=0.5,
                    help="share of image+question prompts; the rest are text-only (default 0.5)")
@@ -85,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="performance rule (the paper's second): keep sending blocks ultra-low "
                         "while accuracy on --n embedded test questions stays at or above this "
                         "(loads the model); with --budget-mb both rules apply")
-    p.add_argument("--n", type=int, default=100,
-                   help="evaluation questions for --min-accuracy (default 100)")
+    _add_task_args(p, "documents for --min-accuracy (default 100)", 100)
+    _add_calibration_arg(p)
+    p.add_argument("--samples", type=int, default=64, help="calibration prompts (default 64)")
     _add_spec_args(p, "low", LOW, "ultra-low")
     _add_spec_args(p, "high", HIGH, "high")
     p.add_argument("--order", default="entropy",
@@ -97,15 +117,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="BitPlan JSON file to write")
     p.set_defaults(func=commands.cmd_plan)
 
-    p = sub.add_parser("eval", help="exact-match accuracy on the embedded test split")
+    p = sub.add_parser("eval", help="a VQA task's metrics, optionally under a plan")
     p.add_argument("--model", default="embedded")
     p.add_argument("--plan", help="BitPlan JSON to apply first (default: full precision)")
-    p.add_argument("--n", type=int, default=200, help="test questions (default 200)")
+    _add_task_args(p, "documents (default 200; 0 = all)", 200)
+    p.add_argument("--batch-size", type=int, default=8, help="questions answered together")
+    p.add_argument("--predictions-out", help="also write the answers as JSONL "
+                   "(doc_id, prediction), the format `score` reads")
     p.set_defaults(func=commands.cmd_eval)
+
+    p = sub.add_parser("score", help="score predictions made by any tool by a task's rules")
+    p.add_argument("--task", required=True, choices=task_names())
+    p.add_argument("--data", help="hub id, save_to_disk folder, parquet or image folder "
+                   "(default: the task's hub dataset)")
+    p.add_argument("--predictions", required=True,
+                   help='JSONL, one {"doc_id": N, "prediction": "..."} per line; doc_id is '
+                        "the row's 0-based position in the split, as in lmms-eval's logs")
+    p.add_argument("--limit", type=int, help="score only this deterministic sample")
+    p.set_defaults(func=commands.cmd_score)
 
     p = sub.add_parser("sweep", help="memory-vs-accuracy curve for every order")
     p.add_argument("--model", default="embedded")
-    p.add_argument("--n", type=int, default=200, help="test questions per point (default 200)")
+    _add_task_args(p, "documents per point (default 200)", 200)
+    _add_calibration_arg(p)
     _add_spec_args(p, "low", LOW, "ultra-low")
     _add_spec_args(p, "high", HIGH, "high")
     p.add_argument("--orders", nargs="+", default=["entropy", "entropy-desc", "random", "depth"],

@@ -38,11 +38,50 @@ def _layout(model: str):
     return model_layout(build_meta_model(model))
 
 
-def _session(model: str):
+def _session(model: str, args: argparse.Namespace | None = None, evaluate: bool = False):
+    """A session on ``model``; with ``args``, calibrated on ``--calibration`` data and, with
+    ``evaluate``, measured on ``--task`` (shapes for the embedded model, TextVQA otherwise).
+    Data is resolved before the model loads, so a missing dataset fails fast."""
     from luq.models.loading import load_model
     from luq.session import Session
 
-    return Session(load_model(model))
+    if args is None:
+        return Session(load_model(model))
+    source = _calibration(args, model)
+    evaluation = _evaluation(args, model) if evaluate else None
+    return Session(load_model(model), evaluation, source=source)
+
+
+def default_task(model: str) -> str:
+    """The embedded model answers shapes; a hub model is scored on real data."""
+    from luq.models.registry import EMBEDDED_NAME
+
+    return "shapes" if model == EMBEDDED_NAME else "textvqa_val"
+
+
+def _evaluation(args: argparse.Namespace, model: str):
+    from luq.tasks.evaluation import shapes_evaluation, task_evaluation
+
+    task = getattr(args, "task", None) or default_task(model)
+    if task == "shapes" and not getattr(args, "data", None):
+        return shapes_evaluation(args.n)
+    return task_evaluation(task, getattr(args, "data", None), args.n or None)
+
+
+def _calibration(args: argparse.Namespace, model: str):
+    """``--calibration``: a task name or a data path / hub id (TextVQA train for hub models,
+    the shapes calibration split for the embedded one)."""
+    from luq.models.registry import EMBEDDED_NAME
+    from luq.tasks import calibration_source, task_names
+
+    source = getattr(args, "calibration", None)
+    if source is None and model != EMBEDDED_NAME:
+        return calibration_source("textvqa_val", args.samples, split="train")
+    if source is None:
+        return calibration_source()
+    if source in task_names():
+        return calibration_source(source, args.samples)
+    return calibration_source(None, args.samples, data=source)
 
 
 def cmd_memory(args: argparse.Namespace) -> dict:
@@ -73,7 +112,7 @@ def cmd_profile(args: argparse.Namespace) -> dict:
     from luq.pipeline import add_sensitivity
     from luq.profile import EntropyConfig
 
-    session = _session(args.model)
+    session = _session(args.model, args)
     calib = CalibrationConfig(args.samples, args.alpha, args.seed)
     config = EntropyConfig(args.estimator, args.clusters, args.bins,
                            max_tokens=args.max_tokens, linears=args.linears, seed=args.seed)
@@ -84,7 +123,8 @@ def cmd_profile(args: argparse.Namespace) -> dict:
             session.prepare([low, high], progress)
             session.store.restore()
             result = add_sensitivity(session.loaded, result, calib, low, high, session.store,
-                                     labelled=args.labelled, progress=progress)
+                                     labelled=args.labelled, progress=progress,
+                                     source=session.source)
     write(args.out, result)
     return {"out": args.out, "layers": len(result["layers"]), "seconds": result["seconds"]}
 
@@ -106,10 +146,7 @@ def cmd_plan(args: argparse.Namespace) -> dict:
     if args.min_accuracy is None and budget is None:
         raise ValueError("give --budget-mb, --min-accuracy, or both")
     if args.min_accuracy is not None:
-        from luq.session import shapes_evaluation
-
-        session = _session(model)
-        session.set_evaluation(shapes_evaluation(args.n))
+        session = _session(model, args, evaluate=True)
         layout, evaluate = session.layout, session.accuracy
     else:
         layout, evaluate = _layout(model), None
@@ -125,25 +162,38 @@ def cmd_plan(args: argparse.Namespace) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    from luq.embedded import load_split
-    from luq.evaluation import evaluate
+    """The task's metrics (``--task``, default shapes / TextVQA) under ``--plan``."""
     from luq.plan import BitPlan
+    from luq.tasks import load_docs, run_task, write_predictions
 
-    session = _session(args.model)
     plan = BitPlan.load(args.plan) if args.plan else None
-    rows = load_split("test", args.n)
-    result = session.run(plan, lambda m: evaluate(m.model, m.processor, rows))
+    task = args.task or default_task(args.model)
+    docs = load_docs(task, args.data, args.n or None)  # before the model: fail fast
+    session = _session(args.model)
+    result = session.run(plan, lambda m: run_task(m.model, m.processor, task, docs,
+                                                  args.batch_size, progress))
+    predictions = result.pop("predictions")
+    if args.predictions_out:
+        write_predictions(args.predictions_out, {p["doc_id"]: p["prediction"]
+                                                 for p in predictions})
     report = session.memory(plan)
-    return {"model": args.model, **result.to_dict(), "memory_bytes": report.total_bytes,
-            "avg_bits": round(report.avg_bits, 4)}
+    return {"model": args.model, "task": task, "data": args.data, **result,
+            "memory_bytes": report.total_bytes, "avg_bits": round(report.avg_bits, 4)}
+
+
+def cmd_score(args: argparse.Namespace) -> dict:
+    """Scores predictions made by any tool (JSONL of doc_id, prediction) by the task's rules."""
+    from luq.tasks import load_docs, read_predictions, score_predictions
+
+    docs = load_docs(args.task, args.data, args.limit)
+    predictions = read_predictions(args.predictions)
+    return {"task": args.task, **score_predictions(args.task, docs, predictions)}
 
 
 def cmd_sweep(args: argparse.Namespace) -> dict:
     from luq.calibration import CalibrationConfig
-    from luq.session import shapes_evaluation
 
-    session = _session(args.model)
-    session.set_evaluation(shapes_evaluation(args.n))
+    session = _session(args.model, args, evaluate=True)
     calib = CalibrationConfig(args.samples, args.alpha)
     session.profile(calib, progress=progress)  # cached on disk for the orders
     uniform = [QuantSpec("rtn", b, spec(args, "high").group_size) for b in (4, 3, 2)]

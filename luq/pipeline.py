@@ -23,17 +23,11 @@ from luq.profile import (
 from luq.progress import Progress
 from luq.quant.spec import FULL_PRECISION, QuantSpec
 from luq.sensitivity import bootstrap_spearman, probe
-
-
-def calibration_data(split: str = "calibration"):
-    """The embedded shapes dataset split and its text-only prompts (the default source)."""
-    from luq.embedded import load_split, text_prompts
-
-    return load_split(split), text_prompts()
+from luq.tasks.calibration import CalibrationSource, calibration_source
 
 
 def run_profile(loaded: LoadedModel, calibration: CalibrationConfig, config: EntropyConfig,
-                dataset=None, prompts: list[str] | None = None,
+                source: CalibrationSource | None = None,
                 progress: Progress | None = None, use_cache: bool = True) -> EntropyProfile:
     """Entropy profile of a loaded model, cached on disk by model, calibration and estimator.
 
@@ -41,20 +35,19 @@ def run_profile(loaded: LoadedModel, calibration: CalibrationConfig, config: Ent
         loaded: the model, its processor and adapter.
         calibration: the calibration mix.
         config: estimator settings.
-        dataset: image/question rows; the embedded calibration split when omitted.
-        prompts: text-only prompts; the embedded ones when omitted.
+        source: image/question rows and text-only prompts (``luq.tasks.calibration_source``;
+            the embedded shapes calibration split when omitted). Its key is part of the
+            cache key.
         progress: ``progress(done, total, message)``.
         use_cache: read/write the JSON cache.
     """
     if loaded.processor is None:
         raise ValueError(f"{loaded.name} has no processor, so it cannot be calibrated")
-    if dataset is None or prompts is None:
-        default_dataset, default_prompts = calibration_data()
-        dataset = default_dataset if dataset is None else dataset
-        prompts = default_prompts if prompts is None else prompts
+    source = source or calibration_source()
 
     def compute() -> dict:
-        batches = calibration_batches(loaded.processor, dataset, prompts, calibration)
+        batches = calibration_batches(loaded.processor, source.rows, source.text_prompts,
+                                      calibration)
         profile = profile_entropy(loaded.model, loaded.adapter, batches, loaded.name,
                                   calibration.key(), config, progress)
         return profile.to_dict()
@@ -62,13 +55,14 @@ def run_profile(loaded: LoadedModel, calibration: CalibrationConfig, config: Ent
     if not use_cache:
         return EntropyProfile.from_dict(compute())
     key = cache_key(model=loaded.name, weights=fingerprint(loaded.model),
-                    calibration=calibration.key(), estimator=config, data=len(dataset))
+                    calibration=calibration.key(), estimator=config, data=source.key)
     return EntropyProfile.from_dict(cached("profile", key, compute))
 
 
 def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: CalibrationConfig,
                     low: QuantSpec, base: QuantSpec | None, cache: LayerVariantCache,
-                    labelled: int = 0, progress: Progress | None = None) -> dict:
+                    labelled: int = 0, progress: Progress | None = None,
+                    source: CalibrationSource | None = None) -> dict:
     """Adds measured sensitivity and entropy-vs-sensitivity Spearman rho to a profile dict.
 
     Each layer gains ``sensitivity_kl`` (and ``sensitivity_acc``, the accuracy drop, when
@@ -77,13 +71,16 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
     rank correlation of entropy with ``sensitivity_kl`` and a 90 % bootstrap interval over
     calibration samples. The probe is cached on disk like profiles.
     """
-    dataset, prompts = calibration_data()
+    source = source or calibration_source()
 
     def compute() -> dict:
-        batches = calibration_batches(loaded.processor, dataset, prompts, calibration)
+        batches = calibration_batches(loaded.processor, source.rows, source.text_prompts,
+                                      calibration)
         evaluate_now = None
         if labelled:
-            rows = calibration_data("test")[0].select(range(labelled))
+            from luq.embedded import load_split
+
+            rows = load_split("test", labelled)
 
             def evaluate_now() -> float:
                 return evaluate(loaded.model, loaded.processor, rows).accuracy
@@ -96,7 +93,7 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
     base_label = (base or FULL_PRECISION).label
     key = cache_key(model=loaded.name, weights=fingerprint(loaded.model),
                     calibration=calibration.key(), low=low, base=base_label, labelled=labelled,
-                    stats=cache.stats is not None)
+                    stats=cache.stats is not None, data=source.key)
     sens = cached("sensitivity", key, compute)
     out = dict(profile)
     out["layers"] = [dict(layer) for layer in profile["layers"]]
@@ -111,7 +108,7 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
     for estimator in ESTIMATORS:
         config = EntropyConfig(**{**profile["estimator"], "estimator": estimator,
                                   "linears": False})
-        prof = run_profile(loaded, calibration, config, dataset, prompts)
+        prof = run_profile(loaded, calibration, config, source)
         for modality in ("image", "text", "all"):
             rho, lo, hi = bootstrap_spearman(prof.values(modality), per_sample)
             spearman[f"{estimator}/{modality}"] = {"rho": rho, "ci90": [lo, hi]}
@@ -121,8 +118,9 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
 
 def sensitivity_report(loaded: LoadedModel, calibration: CalibrationConfig, low: QuantSpec,
                        base: QuantSpec | None, cache: LayerVariantCache, estimator: str,
-                       progress: Progress | None = None) -> dict:
+                       progress: Progress | None = None,
+                       source: CalibrationSource | None = None) -> dict:
     """Profile (cached) plus measured sensitivity and Spearman rho, for the UI."""
-    profile = run_profile(loaded, calibration, EntropyConfig(estimator), progress=progress)
+    profile = run_profile(loaded, calibration, EntropyConfig(estimator), source, progress)
     return add_sensitivity(loaded, profile.to_dict(), calibration, low, base, cache,
-                           progress=progress)
+                           progress=progress, source=source)

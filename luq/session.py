@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from luq.activations import record_batches
@@ -23,50 +22,19 @@ from luq.calibration import CalibrationConfig, calibration_batches
 from luq.curve import order_curve
 from luq.memory import MemoryReport, model_layout, plan_memory
 from luq.models.loading import LoadedModel
-from luq.pipeline import calibration_data, run_profile, sensitivity_report
+from luq.pipeline import run_profile, sensitivity_report
 from luq.plan import BitPlan
 from luq.profile import EntropyConfig, EntropyProfile
 from luq.progress import Progress
 from luq.quant.registry import get_method
 from luq.quant.spec import FULL_PRECISION, QuantSpec
 from luq.select import Selection, greedy_select, layer_order
+from luq.tasks.calibration import CalibrationSource, calibration_source
+from luq.tasks.evaluation import Evaluation, shapes_evaluation
 
 T = TypeVar("T")
 STATS_SAMPLES = 64  # calibration prompts behind GPTQ / AWQ / BiLLM statistics, everywhere
 SCORED_ORDERS = ("entropy", "entropy-desc", "sensitivity")
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """What the accuracy axis measures: one number for a model as it stands.
-
-    Attributes:
-        key: identifies the data and the metric (memoised accuracies are keyed by it).
-        metric: the headline metric's name, for axis labels (``accuracy``, ``MME perception``).
-        score: ``score(loaded) -> float`` on the model with the caller's plan applied.
-        description: one line saying what is measured on what.
-    """
-
-    key: str
-    metric: str
-    score: Callable[[LoadedModel], float]
-    description: str = ""
-
-
-def shapes_evaluation(n: int = 100) -> Evaluation:
-    """The first ``n`` questions of the embedded test split, first answer word (greedy)."""
-    from luq.embedded import load_split
-    from luq.evaluation import evaluate
-
-    rows = load_split("test", n)
-
-    def score(loaded: LoadedModel) -> float:
-        # one-word answers are one token: the first greedy token decides them
-        return evaluate(loaded.model, loaded.processor, rows, batch_size=n,
-                        max_new_tokens=1).accuracy
-
-    return Evaluation(f"shapes/test/{n}", "accuracy", score,
-                      f"exact match on {n} fixed test questions")
 
 
 def needs_statistics(specs: Sequence[QuantSpec]) -> bool:
@@ -80,18 +48,22 @@ class Session:
     Args:
         loaded: the model, its processor and adapter.
         evaluation: what :meth:`accuracy` measures (default: 100 shapes test questions).
-        statistics: the calibration behind the statistics GPTQ/AWQ/BiLLM use (default:
+        statistics: the calibration mix behind the statistics GPTQ/AWQ/BiLLM use (default:
             :data:`STATS_SAMPLES` prompts, alpha 0.5).
+        source: where calibration samples come from (``luq.tasks.calibration_source``;
+            default: the embedded shapes calibration split), for statistics and profiles.
     """
 
     def __init__(self, loaded: LoadedModel, evaluation: Evaluation | None = None,
-                 statistics: CalibrationConfig | None = None) -> None:
+                 statistics: CalibrationConfig | None = None,
+                 source: CalibrationSource | None = None) -> None:
         self.loaded = loaded
         self.layout = model_layout(loaded.model, loaded.adapter)
         self.store = LayerVariantCache(loaded.model, loaded.adapter)
         self.lock: threading.RLock = self.store.lock
         self.evaluation = evaluation or shapes_evaluation()
         self.statistics = statistics or CalibrationConfig(STATS_SAMPLES)
+        self.source = source or calibration_source()
         self._accuracy: dict[tuple, float] = {}
         self._scores: dict[tuple, list[float]] = {}
 
@@ -124,9 +96,8 @@ class Session:
         with self.lock:
             if self.store.stats is None and needs_statistics(specs):
                 self.store.restore()
-                dataset, prompts = calibration_data()
-                batches = calibration_batches(self.loaded.processor, dataset, prompts,
-                                              self.statistics)
+                batches = calibration_batches(self.loaded.processor, self.source.rows,
+                                              self.source.text_prompts, self.statistics)
                 self.store.stats = record_batches(self.loaded.model, self.loaded.adapter,
                                                   batches, progress, input_stats=True,
                                                   max_tokens=16).stats
@@ -162,8 +133,8 @@ class Session:
                 progress: Progress | None = None) -> EntropyProfile:
         """The entropy profile of the full-precision model (cached on disk)."""
         return self.run(None, lambda loaded: run_profile(
-            loaded, calibration or CalibrationConfig(), config or EntropyConfig(),
-            progress=progress))
+            loaded, calibration or CalibrationConfig(), config or EntropyConfig(), self.source,
+            progress))
 
     def sensitivity(self, low: QuantSpec, base: QuantSpec | None,
                     calibration: CalibrationConfig | None = None, estimator: str = "kmeans",
@@ -174,7 +145,7 @@ class Session:
             self.prepare(specs, progress)
             self.store.restore()  # the probe and the profiles start from full precision
             return sensitivity_report(self.loaded, calibration or CalibrationConfig(), low,
-                                      base, self.store, estimator, progress)
+                                      base, self.store, estimator, progress, self.source)
 
     def scores(self, order: str, high: QuantSpec, low: QuantSpec) -> list[float] | None:
         """Per-block scores an order sorts by (entropy, or damage at ``low``), memoised."""

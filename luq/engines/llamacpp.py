@@ -28,8 +28,9 @@ class Answer:
 
     Attributes:
         text: the generated text.
-        tokens: generated token ids (may be fewer than ``decode_tokens`` in chat mode, where
-            llama.cpp merges partial UTF-8 pieces).
+        tokens: generated token ids as llama.cpp's logprobs list them: a token after which
+            the text ends mid-character (a byte piece) is left out, so with byte-fallback
+            vocabularies this may be shorter than ``decode_tokens``.
         prompt_tokens / decode_tokens: tokens evaluated in the prompt / generated.
         prompt_tok_s / decode_tok_s: llama.cpp's ``prompt_per_second`` / ``predicted_per_second``.
     """
