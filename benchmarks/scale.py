@@ -66,6 +66,7 @@ def run(args) -> dict:
         return value
 
     model = step("build", lambda: build(args))
+    params = sum(p.numel() for p in model.parameters())
     adapter = adapter_for(model)
     processor = tiny_llava_processor()
     layout = model_layout(model, adapter)
@@ -96,7 +97,7 @@ def run(args) -> dict:
     row = load_split("test", 1)[0]
     answer = step("answer", lambda: answer_batch(model, processor, [row["image"]],
                                                  [row["question"]])[0])
-    fp32_bytes = sum(p.numel() for p in model.parameters()) * 4
+    fp32_bytes = params * 4
     # only the full-precision parts are held at the model's own width (2 bytes accounted)
     fp_parts = report.full_precision_bytes * (model.dtype.itemsize / 2 - 1)
     seconds = {s["step"]: s["seconds"] for s in steps}
@@ -110,7 +111,7 @@ def run(args) -> dict:
     met = {k: abs(v) <= TARGETS[k] for k, v in checks.items()}
     return {
         "args": vars(args), "steps": steps, "answer": answer,
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": params,
         "fp32_bytes": fp32_bytes, "accounted_bytes": report.total_bytes,
         "full_precision_bytes": report.full_precision_bytes,
         "resident_weight_bytes": resident,

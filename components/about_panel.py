@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from components import measured
+from luq.estimate import PAPER_POINTS
 
 ABOUT = """
 ## What LUQ is
@@ -20,16 +21,7 @@ memory budget is met. Its two findings, which this app lets you **test** rather 
 2. calibrating with a mix of image and text tokens (ratio alpha) helps at ultra-low bits.
 
 ## The paper's numbers
-| model | setting | avg bits | MME perception |
-|---|---|---|---|
-| LLaVA-1.5-7B | FP16 | 16 | 1510 |
-| LLaVA-1.5-7B | AWQ 4-bit | 4 | 1456 |
-| LLaVA-1.5-7B | LUQ, 16 of 32 blocks ultra-low | 2.54 | 1365 |
-| LLaVA-1.5-7B | BiLLM everywhere | 1.08 | 561 |
-| Qwen2.5-VL-7B | FP16 | 16 | 1695 |
-| Qwen2.5-VL-7B | AWQ 4-bit | 4 | 1645 |
-| Qwen2.5-VL-7B | LUQ, 12 of 28 blocks ultra-low | 2.75 | 1640 |
-| Qwen2.5-VL-7B | BiLLM everywhere | 1.08 | 638 |
+{paper_table}
 
 Uniform GPTQ 2-bit produces gibberish on both. Memory of Qwen2.5-VL-7B in llama.cpp: FP16
 14.5 GB, Q4_K_M 4.4 GB, LUQ 3.4 GB. Order ablation (LLaVA, TextVQA, 19 blocks ultra-low):
@@ -52,6 +44,19 @@ lowest entropy first keeps about 51, highest first falls to about 28. Calibratio
 """
 
 
+def paper_table() -> str:
+    """The paper's MME perception figures (``luq.estimate.PAPER_POINTS``) as a table."""
+    rows = ["| model | setting | avg bits | MME perception |", "|---|---|---|---|"]
+    for p in PAPER_POINTS:
+        mme = p["mme_perception"]
+        rows += [f"| {p['model']} | FP16 | 16 | {mme['fp16']} |",
+                 f"| {p['model']} | AWQ 4-bit | 4 | {mme['awq-4bit']} |",
+                 f"| {p['model']} | LUQ, {p['n_low']} of {p['layers']} blocks ultra-low | "
+                 f"{p['avg_bits']} | {mme['luq']} |",
+                 f"| {p['model']} | BiLLM everywhere | 1.08 | {mme['billm-everywhere']} |"]
+    return "\n".join(rows)
+
+
 def build_about_panel() -> None:
     gr.Markdown(measured.claims_markdown(measured.load("claims"), measured.load("tradeoff")))
-    gr.Markdown(ABOUT)
+    gr.Markdown(ABOUT.replace("{paper_table}", paper_table()))

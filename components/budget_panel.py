@@ -11,6 +11,8 @@ from luq.defaults import HIGH, LOW
 from luq.quant.spec import QuantSpec
 from luq.select import ORDER_LABELS, ORDERS
 from luq.session import Session
+from luq.tasks import DataUnavailable, calibration_source, task_names
+from luq.tasks.evaluation import shapes_evaluation, task_evaluation
 
 ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in ORDERS]
 SETTINGS = {
@@ -67,6 +69,33 @@ def budget_limits(model: str, low_choice: str, high_choice: str):
                      value=round((lo + hi4) / 2e6, 4), step=0.001)
 
 
+def use_task(session: Session, task: str, data: str, limit) -> None:
+    """Points the session's accuracy axis (and, for real data, its calibration) at the task.
+
+    The embedded model's default is its own shapes test split; any other data also becomes
+    the calibration source, so profiles and statistics come from the same distribution.
+    """
+    if task not in task_names():
+        raise gr.Error(f"Unknown task {task!r}; known: {', '.join(task_names())}.")
+    data = (data or "").strip() or None
+    try:
+        limit = int(limit) if limit else None
+    except (TypeError, ValueError):
+        raise gr.Error("The number of documents must be a whole number.") from None
+    try:
+        if task == "shapes" and data is None:
+            evaluation = shapes_evaluation(limit or 100)
+            source = calibration_source()
+        else:
+            evaluation = task_evaluation(task, data, limit)
+            source = calibration_source(task, 64, data=data)
+    except (DataUnavailable, ValueError, OSError) as err:
+        raise gr.Error(str(err)) from None
+    if evaluation.key != session.evaluation.key:
+        session.set_source(source)
+        session.set_evaluation(evaluation)
+
+
 def plan_for(session: Session, rule: str, budget_mb, min_accuracy, high: QuantSpec,
              low: QuantSpec, order: str):
     """The selection the tab's stopping rule asks for, or a ``gr.Error`` saying why not."""
@@ -97,9 +126,11 @@ def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compa
 
 def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, order: str,
               compare: bool = False, rule: str = "budget", min_accuracy: float = 0.9,
+              task: str = "shapes", data: str = "", limit: float = 100,
               progress=gr.Progress()):
     """Greedy plan under the stopping rule, applied by swapping; figures, summary, files."""
     session = session_or_error(model)
+    use_task(session, task, data, limit)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
     order = parse_order(order)
     if rule not in dict((v, k) for k, v in RULES):
@@ -155,6 +186,13 @@ def build_budget_panel(model: gr.State):
         rule = gr.Radio(RULES, value="budget", label="Stopping rule", scale=2)
         min_accuracy = gr.Slider(0, 1, value=0.9, step=0.01, label="Accuracy floor",
                                  info="used by the accuracy rule", scale=1)
+    with gr.Row():
+        task = gr.Dropdown(task_names(), value="shapes", label="Accuracy axis: task",
+                           info="the embedded model answers shapes; other models need real "
+                                "data (MME, TextVQA, POPE, ...)")
+        data = gr.Textbox(label="Task data", placeholder="hub id or local folder (default: the "
+                          "task's hub dataset)", info="also the calibration source")
+        limit = gr.Number(100, label="Documents", precision=0, minimum=1)
     budget = gr.Slider(0.1, 10, value=3, step=0.001, label="Memory budget (MB of weights)")
     summary = gr.Markdown()
     curve = gr.Plot(initial_figure(), label="Memory vs accuracy (saved curves dashed; the "
@@ -169,10 +207,10 @@ def build_budget_panel(model: gr.State):
     with gr.Accordion("The saved trade-off benchmark, in numbers", open=False):
         gr.Markdown(measured.tradeoff_markdown(saved))
 
-    inputs = [model, budget, low, high, order, compare, rule, min_accuracy]
+    inputs = [model, budget, low, high, order, compare, rule, min_accuracy, task, data, limit]
     outputs = [bits, breakdown, summary, curve, download, plan_json]
     budget.release(make_plan, inputs, outputs, api_name="plan", concurrency_id="model")
-    for control in (low, high, order, compare, rule, min_accuracy):
+    for control in (low, high, order, compare, rule, min_accuracy, task, limit):
         control.input(make_plan, inputs, outputs, concurrency_id="model",
                       api_visibility="private")
     for control in (low, high):

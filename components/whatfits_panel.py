@@ -34,6 +34,8 @@ def _layout(source: str, shipped: str, hub_id: str, upload):
 
 
 def _markdown(r: dict) -> str:
+    kept = ", ".join(f"{k} {v / GB:.2f} GB" for k, v in r["fp16_parts"].items()
+                     if v >= GB / 200)
     sizes = " · ".join(f"{k} **{v / GB:.2f} GB**" for k, v in r["sizes"].items())
     lines = [f"### {r['model']}: {r['layers']} decoder blocks", f"Uniform sizes: {sizes}", ""]
     if not r["fits"]:
@@ -43,8 +45,7 @@ def _markdown(r: dict) -> str:
               f"rest {r['high']}: **{r['total_bytes'] / GB:.2f} GB**, "
               f"**{r['avg_bits']:.2f} average bits** per decoder weight.",
               f"Embeddings and lm_head: {r['embeddings_and_lm_head']}.",
-              "Kept in 16 bits: " + ", ".join(f"{k} {v / GB:.2f} GB"
-                                              for k, v in r["fp16_parts"].items() if v >= GB / 200) + ".",
+              f"Kept in 16 bits: {kept}.",
               ("Which blocks: " + ", ".join(n.rsplit(".", 1)[-1] for n in r["which_layers"])
                if r["which_layers"] else f"Which blocks: {r['note']}")]
     paper = r["paper"]

@@ -75,17 +75,18 @@ def default_dense_limit(model: nn.Module, adapter: ArchAdapter | None = None) ->
 
     Unbounded (None) when the decoder's linear weights take at most
     :data:`SMALL_DECODER_BYTES` in the model's dtype (the embedded model: speed first);
-    otherwise :data:`DENSE_SHARE` of them, and at most half the memory still available, so
-    that originals, packed variants and the cache stay within about twice the model.
+    otherwise :data:`DENSE_SHARE` of them, and at most half the memory still free where the
+    model is, so that originals, packed variants and the cache stay within about twice the
+    model.
     """
     adapter = adapter or adapter_for(model)
-    dense = sum(m.weight.numel() * m.weight.element_size()
-                for block in adapter.blocks(model) for m in block.modules()
-                if isinstance(m, nn.Linear))
+    weights = [m.weight for block in adapter.blocks(model) for m in block.modules()
+               if isinstance(m, nn.Linear)]
+    dense = sum(w.numel() * w.element_size() for w in weights)
     if dense <= SMALL_DECODER_BYTES:
         return None
     limit = int(dense * DENSE_SHARE)
-    available = available_memory_bytes()
+    available = available_memory_bytes(weights[0].device) if not weights[0].is_meta else None
     return min(limit, available // 2) if available is not None else limit
 
 

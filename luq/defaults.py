@@ -4,9 +4,9 @@
 full precision on the embedded model). ``LOW`` is the ultra-low setting the greedy selection
 moves blocks to: BiLLM-style binarization with per-channel scales (about 1.1 stored bits per
 weight, the closest here to the paper's 1.08-bit BiLLM). It is the default because on the
-embedded model it is where the choice of layers visibly matters: one block binarized costs
-from nothing (10 of 12 blocks) to 65 points (block 0), every block binarized costs 13 points,
-while uniform 2-bit RTN costs nothing at all (``benchmarks/results/embedded_quality.json``).
+embedded model it is where the choice of layers visibly matters (a few blocks are fragile,
+most are not), while uniform 2-bit RTN costs nothing at all; the measured figures are in
+``benchmarks/results/embedded_quality.json``.
 """
 
 from __future__ import annotations

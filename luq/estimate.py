@@ -30,10 +30,12 @@ SIZE_GROUP = 64  # 64 divides every supported hidden size
 # model type and decoder depth.
 PAPER_POINTS = (
     {"model": "LLaVA-1.5-7B", "model_type": "llava", "layers": 32, "n_low": 16,
-     "avg_bits": 2.54, "mme_perception": {"fp16": 1510, "awq-4bit": 1456, "luq": 1365},
+     "avg_bits": 2.54, "mme_perception": {"fp16": 1510, "awq-4bit": 1456, "luq": 1365,
+                                         "billm-everywhere": 561},
      "llama_cpp_gb": None},
     {"model": "Qwen2.5-VL-7B", "model_type": "qwen2_5_vl", "layers": 28, "n_low": 12,
-     "avg_bits": 2.75, "mme_perception": {"fp16": 1695, "awq-4bit": 1645, "luq": 1640},
+     "avg_bits": 2.75, "mme_perception": {"fp16": 1695, "awq-4bit": 1645, "luq": 1640,
+                                         "billm-everywhere": 638},
      "llama_cpp_gb": {"fp16": 14.5, "q4_k_m": 4.4, "luq": 3.4}},
 )
 PROFILE_HINT = ("which blocks go ultra-low needs an entropy profile: python -m luq profile "

@@ -14,6 +14,8 @@ import resource
 import sys
 from pathlib import Path
 
+import torch
+
 _STATUS = Path("/proc/self/status")
 _MEMINFO = Path("/proc/meminfo")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -56,8 +58,12 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def available_memory_bytes() -> int | None:
-    """Memory the system can still give without swapping (``MemAvailable``), or None."""
+def available_memory_bytes(device: torch.device | str = "cpu") -> int | None:
+    """Memory still free: on a CUDA device its free memory; on the CPU what the system can
+    give without swapping (``MemAvailable``); None when unknown."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
     kib = _proc_kib(_MEMINFO, "MemAvailable")
     return kib * 1024 if kib is not None else None
 

@@ -107,6 +107,19 @@ class Session:
         with self.lock:
             self.evaluation = evaluation
 
+    def set_source(self, source: CalibrationSource) -> None:
+        """Calibrates on ``source`` from now on: statistics, variants built with them and
+        scores are dropped (a new source means new statistics), the model is restored."""
+        with self.lock:
+            if source.key == self.source.key:
+                return
+            self.store.restore()
+            self.store = LayerVariantCache(self.loaded.model, self.loaded.adapter)
+            self.store.lock = self.lock  # one lock per session, whatever store it holds
+            self.source = source
+            self._scores.clear()
+            self._accuracy.clear()
+
     # -- accuracy ----------------------------------------------------------------------------
 
     def _key(self, plan: BitPlan | None) -> tuple:

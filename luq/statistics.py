@@ -6,7 +6,8 @@ Cholesky diagonal for per-channel BiLLM-style, input samples for AWQ) and nothin
 
 It streams over blocks, GPTQ-style: one pass up to the first decoder block captures each
 calibration batch's block input and call arguments; then each block runs alone over all of
-them, with hooks on its linears, and its outputs become the next block's inputs. Only one
+them (batches with the same length and positions stacked into one), with hooks on its
+linears, and its outputs become the next block's inputs. Only one
 block's statistics exist at a time; they are reduced to what is needed and handed to
 ``on_block`` (which can quantize the block at once) or kept, reduced, in the result. Blocks
 whose call arguments differ from one another (sliding-window layers) fall back to one pass
@@ -175,15 +176,44 @@ def collect_statistics(model: nn.Module, adapter: ArchAdapter, batches: Iterable
     if not _streamable(blocks):
         _one_pass(model, adapter, batches, blocks, names, needs, max_samples, finish)
         return result
-    inputs = capture_block_inputs(model, adapter, batches)
-    hidden = [args[0] if args else kwargs.pop("hidden_states") for args, kwargs in inputs]
+    groups = _batched(capture_block_inputs(model, adapter, batches))
     for i, block in enumerate(blocks):
         with BlockHooks(block, names[i], needs, max_samples) as hooks:
-            for j, (args, kwargs) in enumerate(inputs):
-                out = block(hidden[j], *args[1:], **kwargs)
-                hidden[j] = out[0] if isinstance(out, tuple) else out
+            for j, (hidden, args, kwargs) in enumerate(groups):
+                out = block(hidden, *args, **kwargs)
+                groups[j] = (out[0] if isinstance(out, tuple) else out, args, kwargs)
         finish(i, hooks)
     return result
+
+
+def _same(a, b) -> bool:
+    """Equal call arguments: tensors by value, containers element-wise, others by ``==``."""
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        return (torch.is_tensor(a) and torch.is_tensor(b) and a.shape == b.shape
+                and a.dtype == b.dtype and torch.equal(a, b))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a is b or (type(a) is type(b) and isinstance(a, (int, float, str, bool)) and a == b)
+
+
+def _batched(inputs: list[tuple[tuple, dict]]) -> list[tuple[torch.Tensor, tuple, dict]]:
+    """``(hidden, args, kwargs)`` groups: batches whose block calls differ only in their
+    hidden states (same length, same positions and mask) run as one batch, so each block's
+    weights are read once per group rather than once per calibration sample."""
+    groups: list[tuple[list[torch.Tensor], tuple, dict]] = []
+    for args, kwargs in inputs:
+        kwargs = dict(kwargs)
+        hidden = args[0] if args else kwargs.pop("hidden_states")
+        for members, g_args, g_kwargs in groups:
+            if (hidden.shape[0] == 1 and members[0].shape == hidden.shape
+                    and _same(g_args, args[1:]) and _same(g_kwargs, kwargs)):
+                members.append(hidden)
+                break
+        else:
+            groups.append(([hidden], args[1:], kwargs))
+    return [(torch.cat(members), a, k) for members, a, k in groups]
 
 
 def _one_pass(model, adapter, batches, blocks, names, needs, max_samples, finish) -> None:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from luq.activations import ActivationRecorder, Reservoir, record_batches
@@ -61,3 +62,77 @@ def test_input_stats_are_collected(tiny_llava, tiny_batches):
     rec = record_batches(tiny_llava.model, tiny_llava.adapter, tiny_batches, input_stats=True)
     assert len(rec.stats) == 7 * len(tiny_llava.adapter.block_names(tiny_llava.model))
     assert all(s.rows > 0 for s in rec.stats.values())
+
+
+def test_streamed_statistics_equal_whole_model_hooks(tiny_llava, tiny_batches, monkeypatch):
+    import luq.statistics
+    from luq.quant import QuantSpec
+    from luq.statistics import collect_statistics
+
+    specs = [QuantSpec("gptq", 4, 32), QuantSpec("awq", 4, 32)]
+    streamed = collect_statistics(tiny_llava.model, tiny_llava.adapter, tiny_batches, specs)
+    reference = record_batches(tiny_llava.model, tiny_llava.adapter, tiny_batches,
+                               input_stats=True).stats
+    monkeypatch.setattr(luq.statistics, "_streamable", lambda _blocks: False)
+    one_pass = collect_statistics(tiny_llava.model, tiny_llava.adapter, tiny_batches, specs)
+    assert set(streamed) == set(reference) == set(one_pass)
+    for name, ref in reference.items():
+        for stats in (streamed[name], one_pass[name]):
+            assert stats.rows == ref.rows
+            assert torch.allclose(stats.hessian, ref.hessian, rtol=1e-4, atol=1e-5)
+            assert stats.samples.shape[1] == ref.samples.shape[1] and stats.samples.numel()
+
+
+def test_statistics_keep_only_what_the_settings_read(tiny_llava, tiny_batches):
+    from luq.quant import QuantSpec
+    from luq.statistics import collect_statistics
+
+    model, adapter = tiny_llava.model, tiny_llava.adapter
+    assert collect_statistics(model, adapter, tiny_batches, [QuantSpec("rtn", 4, 32)]) == {}
+    stats = collect_statistics(model, adapter, tiny_batches,
+                               [QuantSpec("billm", 1, 0, split=False)])
+    assert len(stats) == 7 * len(adapter.block_names(model))
+    for name, s in stats.items():
+        assert s.hessian is None and s.samples.numel() == 0
+        assert s.nbytes == s.in_features * 4  # one value per input channel
+    # q/k/v read one input, gate/up another: one statistics object each
+    block = adapter.block_names(model)[0]
+    attn = {id(stats[f"{block}.self_attn.{p}_proj"]) for p in "qkv"}
+    mlp = {id(stats[f"{block}.mlp.{p}_proj"]) for p in ("gate", "up")}
+    assert len(attn) == 1 and len(mlp) == 1 and attn != mlp
+
+
+def test_statistics_go_block_by_block_to_a_callback(tiny_llava, tiny_batches):
+    from luq.quant import QuantSpec
+    from luq.statistics import collect_statistics
+
+    seen = []
+    result = collect_statistics(tiny_llava.model, tiny_llava.adapter, tiny_batches,
+                                [QuantSpec("gptq", 4, 32)],
+                                on_block=lambda name, stats: seen.append((name, len(stats))))
+    assert result == {}
+    assert seen == [(n, 7) for n in tiny_llava.adapter.block_names(tiny_llava.model)]
+
+
+@pytest.mark.parametrize("name", ["tiny-random-llava", "tiny-random-qwen2.5-vl",
+                                  "tiny-random-smolvlm"])
+def test_streaming_batches_equal_lengths_without_changing_the_statistics(name):
+    """Calibration batches of one length run through each block together (mixed image and
+    text prompts, M-RoPE positions included): the Hessians match per-batch hooks."""
+    from luq.calibration import CalibrationConfig, calibration_batches
+    from luq.embedded import load_split, text_prompts
+    from luq.models.loading import load_model
+    from luq.quant import QuantSpec
+    from luq.statistics import _batched, capture_block_inputs, collect_statistics
+
+    loaded = load_model(name, device="cpu")
+    batches = calibration_batches(loaded.processor, load_split("calibration"), text_prompts(),
+                                  CalibrationConfig(12, seed=1))
+    groups = _batched(capture_block_inputs(loaded.model, loaded.adapter, batches))
+    assert len(groups) < len(batches)
+    streamed = collect_statistics(loaded.model, loaded.adapter, batches,
+                                  [QuantSpec("gptq", 4, 32)])
+    reference = record_batches(loaded.model, loaded.adapter, batches, input_stats=True).stats
+    for key, ref in reference.items():
+        assert streamed[key].rows == ref.rows
+        assert torch.allclose(streamed[key].hessian, ref.hessian, rtol=1e-4, atol=1e-5), key

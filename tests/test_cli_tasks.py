@@ -134,3 +134,21 @@ def test_eval_runs_the_embedded_model_on_a_folder_of_rows(tmp_path, capsys):
                  "--n", "0"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 12 and out["accuracy"] >= 11 / 12
+
+
+def test_profile_plan_sweep_on_a_tiny_model_with_real_schema_data(tmp_path, capsys):
+    mme = fixtures.build_mme_fixture(tmp_path / "mme")
+    textvqa = fixtures.build_textvqa_fixture(tmp_path / "textvqa")
+    profile, plan, curve = (tmp_path / n for n in ("profile.json", "plan.json", "curve.json"))
+    common = ["--model", "tiny-random-llava", "--calibration", str(mme)]
+    assert main(["profile", *common, "--samples", "8", "--out", str(profile)]) == 0
+    assert json.loads(profile.read_text())["layers"]
+    assert main(["plan", "--profile", str(profile), *common, "--min-accuracy", "0.0",
+                 "--task", "textvqa_val", "--data", str(textvqa), "--out", str(plan)]) == 0
+    assert json.loads(plan.read_text())["trace"][0]["accuracy"] is not None
+    assert main(["sweep", *common, "--samples", "8", "--task", "mme", "--data", str(mme),
+                 "--orders", "entropy", "depth", "--out", str(curve)]) == 0
+    result = json.loads(curve.read_text())
+    assert result["metric"] == "perception" and result["evaluation"].startswith("mme/")
+    assert {p["n_low"] for p in result["curves"]["depth"]} >= {0, 1}
+    capsys.readouterr()

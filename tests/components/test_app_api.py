@@ -30,9 +30,9 @@ MID = round((LO + HI) / 2, 4)
 
 
 def _plan(client, budget_mb, compare=False, order=SETTINGS[2], rule="budget",
-          min_accuracy=0.9):
-    return client.predict(budget_mb, *SETTINGS[:2], order, compare, rule, min_accuracy,
-                          api_name="/plan")
+          min_accuracy=0.9, task="shapes", data="", limit=100):
+    return client.predict(budget_mb, *SETTINGS[:2], order, compare, rule, min_accuracy, task,
+                          data, limit, api_name="/plan")
 
 
 def _answer(client, image, question, budget_mb=MID, order=SETTINGS[2]):

@@ -20,16 +20,32 @@ pytestmark = pytest.mark.skipif(shutil.which("chromium") is None,
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser(app_url):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(app_url, wait_until="load")
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    return _open(browser, app_url)
+
+
+@pytest.fixture
+def browser_page(browser, app_url):
+    page = _open(browser, app_url)
+    yield page
+    page.close()
 
 
 def test_heatmaps_appear_on_load(page):
@@ -85,9 +101,39 @@ def test_saved_benchmarks_are_shown_without_waiting(page):
         page.get_by_text("Does the embedded model show what the paper claims?").wait_for()
         page.get_by_text(re.compile(r"\(a\) Image tokens have higher entropy")).wait_for()
     page.screenshot(path=ARTIFACTS / "4-about.png", full_page=True)
+
+
+def test_budget_tab_shows_every_orders_curve_before_any_click(browser_page):
+    from components import measured
+
+    if measured.load("tradeoff") is None:
+        pytest.skip("no saved trade-off curve")
+    page = browser_page  # a fresh page: nothing clicked yet
     page.get_by_role("tab", name="Budget").click()
-    page.get_by_text("Measured on the embedded model: the saved trade-off benchmark").click()
-    if measured.load("tradeoff") is not None:
-        page.get_by_text(re.compile(r"Saved trade-off curve")).wait_for()
-        page.get_by_text(re.compile(r"Saved benchmark: ")).first.wait_for(timeout=30_000)
-    page.screenshot(path=ARTIFACTS / "5-budget-saved-curve.png", full_page=True)
+    legend = page.locator(".js-plotly-plot .legend")
+    for order in ("highest entropy first", "random (mean of seeds)", "by depth"):
+        legend.get_by_text(re.compile(re.escape(order))).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=ARTIFACTS / "5-budget-curves-on-arrival.png", full_page=True)
+
+
+def test_what_fits_tab(page):
+    page.get_by_role("tab", name="What fits").click()
+    page.get_by_role("button", name="What fits?").click()
+    page.get_by_text(re.compile(r"\d+ of 32 blocks")).first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"The paper's measured point for LLaVA-1.5-7B")).wait_for()
+    page.screenshot(path=ARTIFACTS / "6-what-fits.png", full_page=True)
+
+
+def test_unknown_words_are_flagged_in_the_arena(page):
+    page.get_by_role("tab", name="VQA arena").click()
+    question = page.get_by_label("Question")
+    question.fill("")
+    question.press_sequentially("wie viele formen gibt es ?", delay=20)
+    try:
+        page.get_by_text(re.compile(r"does not know the words")).wait_for(timeout=60_000)
+    finally:
+        page.screenshot(path=ARTIFACTS / "7-arena-unknown-words.png", full_page=True)
+    page.get_by_text("Vocabulary of the embedded model").click()
+    page.get_by_text(re.compile(r"Words the embedded model knows")).wait_for()
+    page.screenshot(path=ARTIFACTS / "7-arena-unknown-words.png", full_page=True)

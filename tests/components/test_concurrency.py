@@ -29,6 +29,7 @@ def _answers(cards) -> tuple[str, ...]:
 def test_sixteen_clients_for_a_minute_each_see_their_own_plan(app_url):
     from components.workbench import MODELS
 
+    loads = MODELS.loads
     reference = Client(app_url, verbose=False)
     expected = {}
     for order, budget, question in set(_configs()):  # each plan alone, one after another
@@ -58,4 +59,4 @@ def test_sixteen_clients_for_a_minute_each_see_their_own_plan(app_url):
         results = list(pool.map(user, _configs()))  # any error in a request raises here
     assert all(calls >= 2 for calls, _ in results)
     assert [w for _, wrong in results for w in wrong] == []
-    assert MODELS.loads == 1
+    assert MODELS.loads - loads <= 1 and "embedded" in MODELS.names()  # loaded once at most

@@ -55,7 +55,7 @@ def test_saved_file_round_trips(tmp_path):
 def test_tradeoff_table_ranks_orders_and_names_the_machine():
     text = measured.tradeoff_markdown(tradeoff(entropy_auc=0.5, random_auc=0.8))
     assert "2026-11-25" in text and "2-core CPU" in text
-    assert text.index("random (mean of seeds)") < text.index("LUQ (lowest entropy first)")
+    assert text.index("random (mean of seeds)") < text.index("LUQ: lowest entropy first")
     assert "| highest entropy first | - | 0.0 % |" in text
 
 

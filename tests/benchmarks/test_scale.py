@@ -1,0 +1,14 @@
+"""A smoke run of the scale benchmark at a tiny shape (the real one takes minutes)."""
+
+from benchmarks.scale import main
+
+
+def test_scale_benchmark_runs_every_step_at_a_tiny_shape():
+    result = main(["--hidden", "64", "--intermediate", "128", "--layers", "3", "--heads", "4",
+                   "--kv-heads", "2", "--samples", "4", "--clusters", "4", "--no-write"])
+    assert [s["step"] for s in result["steps"]] == ["build", "profile", "statistics",
+                                                    "variants", "plan", "apply", "answer"]
+    assert all(s["seconds"] >= 0 and s["peak_rss_gb"] > 0 for s in result["steps"])
+    assert abs(result["checks"]["resident_vs_accounted"]) < 0.01
+    assert result["resident_after_answer_bytes"] >= result["resident_weight_bytes"]
+    assert isinstance(result["answer"], str)
