@@ -12,6 +12,7 @@ not as a bandwidth).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -88,7 +89,9 @@ def main() -> None:
     print_table(layer_rows)
     for what, ratio in ratios.items():
         print(f"luq rtn speed vs hqq ({what}): {ratio:.2f}x")
-    path = write_result("quant_speed", {"args": vars(args), "throughput": rows,
+    path = write_result("quant_speed", {"args": vars(args), "load_average": os.getloadavg(),
+                                        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+                                        "throughput": rows,
                                         "speed_vs_hqq": {k: round(v, 3) for k, v in ratios.items()},
                                         "per_layer": layer_rows})
     print(f"\nwrote {path}")

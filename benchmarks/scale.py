@@ -10,6 +10,11 @@ every block's variants for the default high and ultra-low settings -> plan at 75
 uniform high setting's size -> apply -> one answer. Each step reports its seconds and its
 peak RSS; the run reports the fp32 model's bytes, the plan's accounted bytes and the bytes
 the applied model actually holds. Writes ``benchmarks/results/scale.json``.
+
+On a machine shared with other busy processes, run it as ``OMP_WAIT_POLICY=PASSIVE python -m
+benchmarks.scale``: torch's worker threads otherwise spin after every parallel region, lose
+their core to the other process and stall each following operation by a scheduler time
+slice (several times slower overall). The result records the policy and the load average.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ def build(args) -> torch.nn.Module:
 
 def run(args) -> dict:
     steps: list[dict] = []
+    load_before = os.getloadavg()
 
     def step(name: str, fn):
         reset_peak_rss()
@@ -119,7 +125,8 @@ def run(args) -> dict:
         "dense_cache_bytes": store.dense.nbytes, "dense_limit_bytes": store.dense.limit,
         "n_low": plan.count(LOW), "high": HIGH.label, "low": LOW.label,
         "peak_rss_bytes": int(peak), "checks": checks, "targets": TARGETS, "met": met,
-        "load_average": os.getloadavg(),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
 
 

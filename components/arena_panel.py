@@ -10,17 +10,19 @@ import gradio as gr
 from components.budget_panel import parse_order, parse_spec
 from components.model_picker import EMBEDDED_HELP
 from components.workbench import session_or_error
-from luq.embedded.model import SPECIAL, vocabulary
+from luq.embedded.model import vocabulary
 from luq.evaluation import answer_batch
 from luq.images import load_image
+from luq.memory import resident_weight_bytes
 from luq.models.prompting import unknown_words
 from luq.models.registry import ASSETS
+from luq.resources import process_rss_bytes
 
 MAX_QUESTION = 200
 EXAMPLES = sorted((ASSETS / "examples").glob("*.png"))
 VOCABULARY = ("**Words the embedded model knows** (any other word is unknown to it, and its "
               "answer to such a question is a guess): "
-              + ", ".join(w for w in vocabulary() if w not in SPECIAL))
+              + ", ".join(w for w in vocabulary() if w.isalpha()))
 
 
 class UploadedImage(gr.Image):
@@ -36,8 +38,9 @@ class UploadedImage(gr.Image):
             return getattr(payload, "path", None)
 
 
-def _card(title: str, answer: str, ms: float, mb: float) -> str:
-    return f"### {title}\n## {answer or '(no answer)'}\n{ms:.0f} ms · {mb:.2f} MB of weights"
+def _card(title: str, answer: str, ms: float, mb: float, resident_mb: float) -> str:
+    return (f"### {title}\n## {answer or '(no answer)'}\n{ms:.0f} ms · {mb:.2f} MB of weights"
+            f"\n\n{resident_mb:.2f} MB resident")
 
 
 def word_notice(model: str, question: str) -> str:
@@ -84,13 +87,16 @@ def answer_three(model: str, image, question: str, budget_mb: float, low_choice:
     def ask(loaded):
         start = time.perf_counter()
         text = answer_batch(loaded.model, loaded.processor, [picture], [question])[0]
-        return text, (time.perf_counter() - start) * 1e3
+        return text, (time.perf_counter() - start) * 1e3, resident_weight_bytes(loaded.model)
 
     cards = []
     for title, plan in plans:
-        text, ms = session.run(plan, ask)
-        cards.append(_card(title, text, ms, session.memory(plan).total_bytes / 1e6))
-    return (word_notice(model, question), *cards)
+        text, ms, resident = session.run(plan, ask)
+        cards.append(_card(title, text, ms, session.memory(plan).total_bytes / 1e6,
+                           resident / 1e6))
+    notice = word_notice(model, question)
+    rss = f"Process RSS {process_rss_bytes() / 1e6:.0f} MB (every model variant cached)."
+    return (f"{notice}\n\n{rss}" if notice else rss, *cards)
 
 
 def build_arena_panel(model: gr.State, budget, low, high, order) -> None:

@@ -12,7 +12,7 @@ from luq.quant.spec import QuantSpec
 from luq.select import ORDER_LABELS, ORDERS
 from luq.session import Session
 from luq.tasks import DataUnavailable, calibration_source, task_names
-from luq.tasks.evaluation import shapes_evaluation, task_evaluation
+from luq.tasks.evaluation import evaluation_key, shapes_evaluation, task_evaluation
 
 ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in ORDERS]
 SETTINGS = {
@@ -82,6 +82,8 @@ def use_task(session: Session, task: str, data: str, limit) -> None:
         limit = int(limit) if limit else None
     except (TypeError, ValueError):
         raise gr.Error("The number of documents must be a whole number.") from None
+    if evaluation_key(task, data, limit) == session.evaluation.key:
+        return  # nothing changed: no data to load
     try:
         if task == "shapes" and data is None:
             evaluation = shapes_evaluation(limit or 100)
@@ -91,9 +93,8 @@ def use_task(session: Session, task: str, data: str, limit) -> None:
             source = calibration_source(task, 64, data=data)
     except (DataUnavailable, ValueError, OSError) as err:
         raise gr.Error(str(err)) from None
-    if evaluation.key != session.evaluation.key:
-        session.set_source(source)
-        session.set_evaluation(evaluation)
+    session.set_source(source)
+    session.set_evaluation(evaluation)
 
 
 def plan_for(session: Session, rule: str, budget_mb, min_accuracy, high: QuantSpec,
@@ -138,7 +139,7 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
     sel = plan_for(session, rule, budget_mb, min_accuracy, high, low, order)
     accuracy = session.accuracy(sel.plan)
     curves, uniform, full = _curves(session, order, high, low, bool(compare), progress)
-    session.run(sel.plan, lambda _: None)  # leave the chosen plan in place
+    real = session.resident(sel.plan)  # also leaves the chosen plan in place for the arena
     mem = sel.memory
     limit = (f"budget {float(budget_mb):.3f} MB" if rule == "budget"
              else f"accuracy floor {float(min_accuracy):.1%}")
@@ -146,7 +147,10 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
                f"({low.label}), the rest {high.label}. **Memory {mem.total_bytes / 1e6:.3f} MB** "
                f"({limit}), **{mem.avg_bits:.2f} average bits** per decoder weight. "
                f"**{session.evaluation.metric.capitalize()} {accuracy:.1%}** "
-               f"({session.evaluation.description})."
+               f"({session.evaluation.description}).\n\nReal memory: the running model holds "
+               f"**{real['resident_weight_bytes'] / 1e6:.3f} MB** of weight tensors (modules in "
+               f"use, dense caches included); the process RSS is "
+               f"{real['rss_bytes'] / 1e6:.0f} MB."
                + (f"\n\n_{sel.note}_" if sel.note else ""))
     saved = _saved_curves(session, high, low)
     figure = figures.tradeoff_curve(curves, uniform, full, (mem.total_bytes / 1e6, accuracy),

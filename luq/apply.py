@@ -74,10 +74,10 @@ def default_dense_limit(model: nn.Module, adapter: ArchAdapter | None = None) ->
     """The dense-cache bound that fits beside ``model``.
 
     Unbounded (None) when the decoder's linear weights take at most
-    :data:`SMALL_DECODER_BYTES` in the model's dtype (the embedded model: speed first);
-    otherwise :data:`DENSE_SHARE` of them, and at most half the memory still free where the
-    model is, so that originals, packed variants and the cache stay within about twice the
-    model.
+    :data:`SMALL_DECODER_BYTES` in the model's dtype (the embedded model: speed first). Larger
+    decoders: on the CPU, :data:`DENSE_SHARE` of them, so that the full-precision originals,
+    the packed variants and the cache stay within about twice the model; on a GPU all of
+    them. Either way at most half the memory still free where the model is.
     """
     adapter = adapter or adapter_for(model)
     weights = [m.weight for block in adapter.blocks(model) for m in block.modules()
@@ -85,8 +85,9 @@ def default_dense_limit(model: nn.Module, adapter: ArchAdapter | None = None) ->
     dense = sum(w.numel() * w.element_size() for w in weights)
     if dense <= SMALL_DECODER_BYTES:
         return None
-    limit = int(dense * DENSE_SHARE)
-    available = available_memory_bytes(weights[0].device) if not weights[0].is_meta else None
+    device = weights[0].device
+    limit = dense if device.type == "cuda" else int(dense * DENSE_SHARE)
+    available = available_memory_bytes(device) if device.type != "meta" else None
     return min(limit, available // 2) if available is not None else limit
 
 
@@ -140,6 +141,7 @@ class VariantStore:
         start = time.perf_counter()
         self.variants[(name, spec)] = quantize_block(self.originals[name], name, spec, stats,
                                                      self.dense)
+        release_free_memory()  # the quantizer's temporaries, freed between packed results
         self.quantize_calls += 1
         self.seconds["quantize"] += time.perf_counter() - start
 
@@ -180,7 +182,6 @@ class VariantStore:
                     progress(i + 1, total, f"quantizing {name} ({spec.label})")
             if streamed:
                 self._stream(streamed, progress, len(todo), total)
-            release_free_memory()
 
     def _stream(self, specs: list[QuantSpec], progress: Progress | None, done: int,
                 total: int) -> None:

@@ -178,7 +178,8 @@ def cmd_eval(args: argparse.Namespace) -> dict:
                                                  for p in predictions})
     report = session.memory(plan)
     return {"model": args.model, "task": task, "data": args.data, **result,
-            "memory_bytes": report.total_bytes, "avg_bits": round(report.avg_bits, 4)}
+            "memory_bytes": report.total_bytes, "avg_bits": round(report.avg_bits, 4),
+            **session.resident(plan)}
 
 
 def cmd_score(args: argparse.Namespace) -> dict:

@@ -20,7 +20,7 @@ from luq.activations import record_batches
 from luq.apply import LayerVariantCache
 from luq.calibration import CalibrationConfig, calibration_batches
 from luq.curve import order_curve
-from luq.memory import MemoryReport, model_layout, plan_memory
+from luq.memory import MemoryReport, model_layout, plan_memory, resident_weight_bytes
 from luq.models.loading import LoadedModel
 from luq.pipeline import run_profile, sensitivity_report
 from luq.plan import BitPlan
@@ -28,6 +28,7 @@ from luq.profile import EntropyConfig, EntropyProfile
 from luq.progress import Progress
 from luq.quant.registry import get_method
 from luq.quant.spec import FULL_PRECISION, QuantSpec
+from luq.resources import process_rss_bytes
 from luq.select import Selection, greedy_select, layer_order
 from luq.tasks.calibration import CalibrationSource, calibration_source
 from luq.tasks.evaluation import Evaluation, shapes_evaluation
@@ -195,6 +196,14 @@ class Session:
         return greedy_select(self.layout, self.order(order, high, low, seed), high, low,
                              budget_bytes, evaluate=self.accuracy, min_accuracy=min_accuracy,
                              order_name=order, model=self.name)
+
+    def resident(self, plan: BitPlan | None) -> dict:
+        """What the model really holds under ``plan``: ``resident_weight_bytes`` (the tensors of
+        the modules in use, dense caches included), ``accounted_bytes`` (the plan's stored
+        format) and the process RSS (``rss_bytes``)."""
+        resident = self.run(plan, lambda loaded: resident_weight_bytes(loaded.model))
+        return {"accounted_bytes": self.memory(plan).total_bytes,
+                "resident_weight_bytes": resident, "rss_bytes": process_rss_bytes()}
 
     def memory(self, plan: BitPlan | None) -> MemoryReport:
         """Accounted weight memory of ``plan`` (None: full precision)."""

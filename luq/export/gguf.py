@@ -169,11 +169,30 @@ def _save_folder(model: nn.Module, folder: Path, processor, tokenizer_dir) -> No
         (folder / "config.json").write_text(json.dumps(config, indent=2))
 
 
+def _convert(model: nn.Module, out: Path, name: str, outtype: str, processor, tokenizer_dir,
+             mmproj: bool, notes: list[str], progress: Progress | None) -> tuple[Path, Path | None]:
+    """The converter's unquantized GGUF, and the mmproj GGUF where the tower is supported."""
+    model_type = getattr(model.config, "model_type", "")
+    base, mm_path = out / f"{name}-{outtype}.gguf", None
+    with tempfile.TemporaryDirectory() as tmp:
+        _save_folder(model, Path(tmp), processor, tokenizer_dir)
+        if progress:
+            progress(0, 1, "convert_hf_to_gguf.py")
+        convert_hf_to_gguf(tmp, base, outtype)
+        if mmproj and model_type in MMPROJ_TYPES:
+            mm_path = convert_hf_to_gguf(tmp, out / f"mmproj-{name}-f16.gguf", "f16", mmproj=True)
+        elif mmproj and hasattr(model.config, "vision_config"):
+            notes.append(_NO_MMPROJ.get(model_type, f"no mmproj: the converter does not take "
+                                                    f"{model_type}'s vision tower"))
+    return base, mm_path
+
+
 def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=None,
                 batches: list[dict] | None = None, imatrix: dict[str, torch.Tensor] | None = None,
                 ultra_low: str | None = None, mmproj: bool = True, outtype: str = "f16",
-                keep_base: bool = False, tokenizer_dir: str | Path | None = None,
-                name: str = "model", progress: Progress | None = None) -> GGUFExport:
+                keep_base: bool = False, base: str | Path | None = None,
+                tokenizer_dir: str | Path | None = None, name: str = "model",
+                progress: Progress | None = None) -> GGUFExport:
     """Exports ``model`` as a GGUF whose decoder blocks take ``plan``'s types.
 
     Args:
@@ -189,6 +208,8 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
         mmproj: also write the vision projector where the converter supports the tower.
         outtype: the converter's unquantized type (``f32`` keeps fp32 weights exactly).
         keep_base: keep the converter's unquantized GGUF (``<name>-<outtype>.gguf``).
+        base: that file from an earlier export of the same model: saving and converting are
+            skipped (an ``mmproj-*.gguf`` beside it is reused) and it is kept.
         tokenizer_dir: a folder whose tokenizer files replace the processor's.
         name: file stem.
 
@@ -213,17 +234,12 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
     notes = [f"{a.spec.label} has no exact GGUF type: exported as {types[i]}"
              for i, a in ((rules.block_index(a.name), a) for a in plan.layers)
              if a.spec.method == "billm"][:1]
-    model_type = getattr(model.config, "model_type", "")
-    base = out / f"{name}-{outtype}.gguf"
-    mm_path = None
-    with tempfile.TemporaryDirectory() as tmp:
-        _save_folder(model, Path(tmp), processor, tokenizer_dir)
-        convert_hf_to_gguf(tmp, base, outtype)
-        if mmproj and model_type in MMPROJ_TYPES:
-            mm_path = convert_hf_to_gguf(tmp, out / f"mmproj-{name}-f16.gguf", "f16", mmproj=True)
-        elif mmproj and hasattr(model.config, "vision_config"):
-            notes.append(_NO_MMPROJ.get(model_type, f"no mmproj: the converter does not take "
-                                                    f"{model_type}'s vision tower"))
+    if base is None:
+        base, mm_path = _convert(model, out, name, outtype, processor, tokenizer_dir, mmproj,
+                                 notes, progress)
+    else:
+        base, keep_base = Path(base), True
+        mm_path = next(base.parent.glob("mmproj-*.gguf"), None) if mmproj else None
     import gguf
 
     reader = gguf.GGUFReader(base)

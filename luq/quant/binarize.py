@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from luq.quant.hessian import damped_hessian, inverse_cholesky, inverse_cholesky_diag
-from luq.quant.pack import pack, unpack
+from luq.quant.pack import pack, unpack, unpack_float
 from luq.quant.spec import QuantizedWeight, QuantSpec
 
 # Split thresholds tried, as quantiles of |w| within a row group.
@@ -53,14 +53,15 @@ def _row_mean(a: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor
 
 
 def binarize_block(
-    w: torch.Tensor, salient: torch.Tensor, split: bool
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    w: torch.Tensor, salient: torch.Tensor, split: bool, reconstruct: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Binarizes one ``(out, size)`` block.
 
     Args:
         w: block of the weight (float32).
         salient: ``(size,)`` bool, the residual-binarized columns.
         split: use split scales for the non-salient weights.
+        reconstruct: also return the reconstruction (None otherwise).
 
     Returns:
         ``(w_hat, residual_sign, sparse, alphas)``: the fp16-exact reconstruction;
@@ -76,7 +77,6 @@ def binarize_block(
     residual = ws - a1 * sign_s
     res_sign = residual >= 0
     a2 = _fp16(_row_mean(residual.abs()))
-    first_sal = a1 * sign_s + a2 * torch.where(res_sign, 1.0, -1.0)
 
     n_rest = size - sal_idx.numel()
     if split and n_rest:
@@ -85,19 +85,22 @@ def binarize_block(
         sparse = rest > _split_threshold(rest)
         a_dense = _fp16(_row_mean(rest, ~sparse))
         a_sparse = _fp16(_row_mean(rest, sparse))
-        w_hat = torch.empty_like(w)
-        sign_r = torch.where(w[:, rest_idx] >= 0, 1.0, -1.0)
-        w_hat[:, rest_idx] = torch.where(sparse, a_sparse, a_dense) * sign_r
+        if reconstruct:
+            w_hat = torch.empty_like(w)
+            sign_r = torch.where(w[:, rest_idx] >= 0, 1.0, -1.0)
+            w_hat[:, rest_idx] = torch.where(sparse, a_sparse, a_dense) * sign_r
     else:
         # mean |w| over the other columns, without copying them: all minus the salient
         total = torch.linalg.vector_norm(w, 1, dim=1, keepdim=True)
         a_dense = _fp16((total - ws.abs().sum(1, keepdim=True)) / max(1, n_rest))
         a_sparse = torch.zeros_like(a_dense)
         sparse = torch.zeros(out_features, 0, dtype=torch.bool, device=w.device)
-        w_hat = torch.where(w >= 0, a_dense, -a_dense)
-    w_hat[:, sal_idx] = first_sal
+        if reconstruct:
+            w_hat = torch.where(w >= 0, a_dense, -a_dense)
+    if reconstruct:
+        w_hat[:, sal_idx] = a1 * sign_s + a2 * torch.where(res_sign, 1.0, -1.0)
     alphas = torch.cat([a1, a2, a_dense, a_sparse], dim=1)
-    return w_hat, res_sign, sparse, alphas
+    return (w_hat if reconstruct else None), res_sign, sparse, alphas
 
 
 def salient_columns(w: torch.Tensor, k: int, hinv_diag: torch.Tensor | None) -> torch.Tensor:
@@ -105,7 +108,7 @@ def salient_columns(w: torch.Tensor, k: int, hinv_diag: torch.Tensor | None) -> 
 
     Importance is BiLLM's ``sum_i w_ij^2 / [H^-1]_jj^2``; without a Hessian, ``sum_i w_ij^2``.
     """
-    score = torch.linalg.vector_norm(w.float(), 2, dim=0) ** 2
+    score = w.float().square().sum(0)  # (size,)
     if hinv_diag is not None:
         score = score / hinv_diag.clamp(min=1e-12) ** 2
     mask = torch.zeros(w.shape[1], dtype=torch.bool, device=w.device)
@@ -122,6 +125,7 @@ def binarize(
     hessian: torch.Tensor | None = None,
     damp: float = 0.01,
     hinv_diag: torch.Tensor | None = None,
+    reconstruct: bool = True,
 ) -> dict[str, torch.Tensor]:
     """BiLLM-style binarization of a weight matrix.
 
@@ -136,11 +140,13 @@ def binarize(
         hinv_diag: instead of ``hessian``, only the diagonal of its inverse Cholesky factor
             (:func:`luq.quant.hessian.inverse_cholesky_diag`): salient selection without
             feedback, which is all a single block (per-channel) uses.
+        reconstruct: return ``w_hat`` (skipped when False and no feedback needs it).
 
     Returns:
-        Plain tensors (unpacked): ``w_hat`` (out, in), ``sign`` (out, in) bool,
-        ``salient`` (in,) bool, ``residual`` (out, n_salient) bool, ``sparse`` (out, n_rest)
-        bool (``(out, 0)`` without split), ``alpha`` (out, groups, 4) float32.
+        Plain tensors (unpacked): ``w_hat`` (out, in; absent without ``reconstruct``),
+        ``sign`` (out, in) bool, ``salient`` (in,) bool, ``residual`` (out, n_salient) bool,
+        ``sparse`` (out, n_rest) bool (``(out, 0)`` without split), ``alpha``
+        (out, groups, 4) float32.
     """
     W = w.detach().float()  # (out, in)
     out_features, in_features = W.shape
@@ -148,17 +154,16 @@ def binarize(
     k = round(salient_fraction * size)
     hinv = None
     if hessian is not None:
-        H, _ = damped_hessian(hessian, damp)
         if size >= in_features:  # one block: no feedback, the diagonal is enough
-            hinv_diag = inverse_cholesky_diag(H)
+            hinv_diag = inverse_cholesky_diag(hessian, damp)
         else:
-            hinv = inverse_cholesky(H)
+            hinv = inverse_cholesky(damped_hessian(hessian, damp)[0])
             hinv_diag = hinv.diagonal()
-        del H
     if hinv is not None:
         W = W.clone()  # error feedback updates it
 
-    w_hat = torch.empty_like(W)
+    reconstruct = reconstruct or hinv is not None
+    w_hat = torch.empty_like(W) if reconstruct else None
     salient = torch.zeros(in_features, dtype=torch.bool, device=W.device)
     residuals, sparses, alphas = [], [], []
     for start in range(0, in_features, size):
@@ -166,8 +171,9 @@ def binarize(
         block = W[:, start:end]
         diag = hinv_diag[start:end] if hinv_diag is not None else None
         sal = salient_columns(block, k, diag)
-        block_hat, res, sparse, alpha = binarize_block(block, sal, split)
-        w_hat[:, start:end] = block_hat
+        block_hat, res, sparse, alpha = binarize_block(block, sal, split, reconstruct)
+        if reconstruct:
+            w_hat[:, start:end] = block_hat
         salient[start:end] = sal
         residuals.append(res)
         sparses.append(sparse)
@@ -175,14 +181,16 @@ def binarize(
         if hinv is not None and end < in_features:
             err = (block - block_hat) / diag  # (out, size)
             W[:, end:] -= err @ hinv[start:end, end:]
-    return {
-        "w_hat": w_hat,
+    result = {
         "sign": W >= 0,
         "salient": salient,
         "residual": torch.cat(residuals, dim=1),
         "sparse": torch.cat(sparses, dim=1),
         "alpha": torch.stack(alphas, dim=1),
     }
+    if reconstruct:
+        result["w_hat"] = w_hat
+    return result
 
 
 def n_alpha(spec: QuantSpec) -> int:
@@ -210,23 +218,26 @@ def dequantize_binarized(qw: QuantizedWeight, out: torch.Tensor | None = None) -
     alpha = qw.tensors["alpha"].float()  # (out, groups, n_alpha)
     groups = alpha.shape[1]
     size = in_features // groups
+
+    def per_column(j: int, columns: torch.Tensor) -> torch.Tensor:
+        """Scale ``j`` of each row for ``columns``: ``(out, 1)`` per-channel, else gathered."""
+        return alpha[:, 0, j:j + 1] if groups == 1 else alpha[:, columns // size, j]
+
     salient = unpack(qw.tensors["salient"], 1, (in_features,), torch.bool)
     sal_idx = salient.nonzero().squeeze(1)
-    sign = unpack(qw.tensors["sign"], 1, (out_features, groups, size), torch.uint8)
-    w = (torch.empty(sign.shape, device=sign.device) if out is None
-         else out.reshape(-1)[: sign.numel()].view(sign.shape))
-    w.copy_(sign).mul_(2).sub_(1)  # +-1
-    w.mul_(alpha[..., 2:3])  # a_dense everywhere first
+    rest_idx = (~salient).nonzero().squeeze(1)
+    w = unpack_float(qw.tensors["sign"], 1, out_features * in_features, out)  # 0/1
     w = w.view(out_features, in_features)
+    sign_s = w.index_select(1, sal_idx).mul_(2).sub_(1)  # +-1, read before w is overwritten
+    sign_r = w.index_select(1, rest_idx).mul_(2).sub_(1) if qw.spec.split else None
+    a_dense = alpha[..., 2:3]  # (out, groups, 1)
+    w.view(out_features, groups, size).mul_(2 * a_dense).sub_(a_dense)  # (2b - 1) a, exact
     if qw.spec.split:
-        rest_idx = (~salient).nonzero().squeeze(1)
         sparse = unpack(qw.tensors["sparse"], 1, (out_features, rest_idx.numel()), torch.bool)
-        a_sparse = alpha[:, rest_idx // size, 3]  # (out, n_rest)
-        sign_r = sign.view(out_features, in_features)[:, rest_idx].float() * 2 - 1
-        w[:, rest_idx] = torch.where(sparse, sign_r * a_sparse, w[:, rest_idx])
+        values = torch.where(sparse, sign_r * per_column(3, rest_idx), w.index_select(1, rest_idx))
+        w.index_copy_(1, rest_idx, values)
     if sal_idx.numel():
-        sign_s = sign.view(out_features, in_features)[:, sal_idx].float() * 2 - 1
-        res = unpack(qw.tensors["residual"], 1, (out_features, sal_idx.numel())).float() * 2 - 1
-        g = sal_idx // size
-        w[:, sal_idx] = alpha[:, g, 0] * sign_s + alpha[:, g, 1] * res
+        res = unpack_float(qw.tensors["residual"], 1, out_features * sal_idx.numel())
+        res = res.view(out_features, -1).mul_(2).sub_(1)
+        w.index_copy_(1, sal_idx, per_column(0, sal_idx) * sign_s + per_column(1, sal_idx) * res)
     return w

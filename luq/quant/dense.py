@@ -45,9 +45,9 @@ class DenseCache:
                device: torch.device) -> torch.Tensor:
         """``module``'s dense ``(out, in)`` weight in ``dtype`` on ``device``.
 
-        ``module`` is a QuantLinear: it keeps its cached weight in ``_dense`` and rebuilds it
-        with ``dequantize_as(dtype, device, out)``. The result may be a view of this thread's
-        scratch buffer, valid until the next call from the same thread.
+        ``module`` is a QuantLinear on ``device``: it keeps its cached weight in ``_dense``
+        and rebuilds it with ``dequantize_as(dtype, out)``. The result may be a view of this
+        thread's scratch buffer, valid until the next call from the same thread.
         """
         cached = module._dense
         if cached is not None and cached.dtype == dtype and cached.device == device:
@@ -61,9 +61,9 @@ class DenseCache:
                 self.nbytes += nbytes
                 self._owners[module] = nbytes
         if admit:
-            module._dense = module.dequantize_as(dtype, device)
+            module._dense = module.dequantize_as(dtype)
             return module._dense
-        return module.dequantize_as(dtype, device, self._scratch(nbytes, dtype, device))
+        return module.dequantize_as(dtype, self._scratch(nbytes, dtype, device))
 
     def drop(self, module: nn.Module) -> None:
         """Forgets ``module``'s cached weight, if any."""

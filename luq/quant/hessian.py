@@ -13,6 +13,15 @@ from __future__ import annotations
 import torch
 
 
+def _damp_(diag: torch.Tensor, damp: float) -> torch.Tensor:
+    """In place on a Hessian's diagonal: dead columns to 1, then ``+ damp * mean``; returns
+    the dead mask."""
+    dead = diag == 0
+    diag[dead] = 1.0
+    diag.add_(damp * diag.mean())
+    return dead
+
+
 def damped_hessian(hessian: torch.Tensor, damp: float) -> tuple[torch.Tensor, torch.Tensor]:
     """A float32 copy of ``hessian`` ready to factor, and its dead columns.
 
@@ -27,25 +36,19 @@ def damped_hessian(hessian: torch.Tensor, damp: float) -> tuple[torch.Tensor, to
         ``(H, dead)``: the damped ``(in, in)`` matrix and an ``(in,)`` bool mask.
     """
     H = hessian.detach().float().clone()
-    diag = H.diagonal()
-    dead = diag == 0
-    diag[dead] = 1.0
-    diag.add_(damp * diag.mean())
-    return H, dead
-
-
-def _reversed_cholesky(H: torch.Tensor) -> torch.Tensor:
-    """Upper-triangular ``R`` with ``H = R R^T`` (the Cholesky factor of ``H`` reversed)."""
-    return torch.linalg.cholesky(H.flip(0, 1)).flip(0, 1)
+    return H, _damp_(H.diagonal(), damp)
 
 
 def inverse_cholesky(H: torch.Tensor) -> torch.Tensor:
     """Upper-triangular ``U`` with ``U^T U = H^-1``, for an already damped ``H``."""
-    R = _reversed_cholesky(H)
+    R = torch.linalg.cholesky(H.flip(0, 1)).flip(0, 1)  # upper, H = R R^T
     eye = torch.eye(H.shape[0], dtype=H.dtype, device=H.device)
     return torch.linalg.solve_triangular(R, eye, upper=True)
 
 
-def inverse_cholesky_diag(H: torch.Tensor) -> torch.Tensor:
-    """The diagonal of :func:`inverse_cholesky` ``(H)`` at the cost of one Cholesky."""
-    return _reversed_cholesky(H).diagonal().reciprocal()
+def inverse_cholesky_diag(hessian: torch.Tensor, damp: float) -> torch.Tensor:
+    """The diagonal of :func:`inverse_cholesky` of the damped ``hessian`` (undamped input,
+    as :func:`damped_hessian` takes it), at the cost of one copy and one Cholesky."""
+    reversed_h = hessian.detach().float().flip(0, 1)  # a copy, damped in place
+    _damp_(reversed_h.diagonal(), damp)
+    return torch.linalg.cholesky(reversed_h).diagonal().flip(0).reciprocal()

@@ -50,17 +50,13 @@ class QuantLinear(nn.Module):
         bias = self.bias.numel() * self.bias.element_size() if self.bias is not None else 0
         return self.qweight.nbytes + bias
 
-    def dequantize_as(self, dtype: torch.dtype, device: torch.device | None = None,
-                      out: torch.Tensor | None = None) -> torch.Tensor:
+    def dequantize_as(self, dtype: torch.dtype, out: torch.Tensor | None = None) -> torch.Tensor:
         """The ``(out, in)`` weight in ``dtype`` (computed in float32 where the buffers are),
         written into the flat buffer ``out`` of that dtype when given."""
-        shape = (self.out_features, self.in_features)
         if dtype == torch.float32:
-            w = dequantize(self.qweight, out)
-        else:
-            w = dequantize(self.qweight)
-            w = w.to(dtype) if out is None else out[: w.numel()].view(shape).copy_(w)
-        return w if device is None else w.to(device)
+            return dequantize(self.qweight, out)
+        w = dequantize(self.qweight)
+        return w.to(dtype) if out is None else out[: w.numel()].view(w.shape).copy_(w)
 
     def dequantized_weight(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The ``(out, in)`` weight in ``dtype``, cached as ``cache_dense`` says."""
@@ -73,11 +69,6 @@ class QuantLinear(nn.Module):
         if self.cache_dense:
             self._dense = w
         return w
-
-    @property
-    def dense_nbytes(self) -> int:
-        """Bytes of the cached dense weight (0 when none)."""
-        return self._dense.numel() * self._dense.element_size() if self._dense is not None else 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., in) -> (..., out)
         w = self.dequantized_weight(x.dtype)

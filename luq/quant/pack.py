@@ -5,9 +5,9 @@ tensor's shape (odd shapes included), so memory accounting is one formula:
 :func:`packed_nbytes`. Codes are laid out row-major; bit ``k`` of code ``i`` lands at
 stream position ``i * bits + k``.
 
-Widths that divide 8 (1, 2, 4) pack whole codes per byte with uint8 shifts; the others (3, 5,
-6, 7) pack 8 codes into ``bits`` bytes through one int64 word per 8 codes (little-endian
-bytes of ``sum_j code_j << (j * bits)``).
+Widths that divide 8 (1, 2, 4) pack whole codes per byte with uint8 shifts (1 bit: one int64
+multiply per 8 codes); the others (3, 5, 6, 7) pack 8 codes into ``bits`` bytes through one
+int64 word per 8 codes (little-endian bytes of ``sum_j code_j << (j * bits)``).
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ def pack(codes: torch.Tensor, bits: int) -> torch.Tensor:
     if pad:
         flat = torch.cat([flat, flat.new_zeros(pad)])
     lanes = flat.view(-1, per)  # (words, per)
+    if bits == 1 and sys.byteorder == "little":  # 8 bytes of 0/1 -> 1 byte, one multiply
+        word = lanes.contiguous().view(torch.int64).reshape(-1)
+        return ((word * _GATHER_BITS) >> 56).to(torch.uint8)
     if 8 % bits == 0:  # one byte per word
         out = lanes[:, 0].clone()
         for j in range(1, per):
@@ -78,11 +81,15 @@ def unpack(packed: torch.Tensor, bits: int, shape: tuple[int, ...] | torch.Size,
     if bits == 8:
         return packed.to(dtype).reshape(shape)
     mask = 2**bits - 1
-    if 8 % bits == 0:
+    if bits == 1 and sys.byteorder == "little":
+        codes = _spread_bits(packed)
+    elif 8 % bits == 0:
         per = 8 // bits
         codes = torch.empty(packed.numel(), per, dtype=torch.uint8, device=packed.device)
-        for j in range(per):
+        torch.bitwise_and(packed, mask, out=codes[:, 0])
+        for j in range(1, per - 1):
             torch.bitwise_and(packed >> (j * bits), mask, out=codes[:, j])
+        torch.bitwise_right_shift(packed, (per - 1) * bits, out=codes[:, per - 1])
     else:  # `bits` bytes per 8 codes
         words = math.ceil(packed.numel() / bits)
         padded = torch.zeros(words * bits, dtype=torch.uint8, device=packed.device)
@@ -96,6 +103,29 @@ def unpack(packed: torch.Tensor, bits: int, shape: tuple[int, ...] | torch.Size,
         for j in range(8):
             codes[:, j] = (word >> (j * bits)) & mask
     return codes.reshape(-1)[:numel].to(dtype).reshape(shape)
+
+
+def unpack_float(packed: torch.Tensor, bits: int, numel: int,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """Codes as a flat float32 tensor of ``numel`` values (into ``out`` when given)."""
+    codes = unpack(packed, bits, (numel,), torch.uint8)
+    dst = out.reshape(-1)[:numel] if out is not None else torch.empty(numel, device=codes.device)
+    return dst.copy_(codes)
+
+
+# Multiplying 8 bytes of 0/1 (one int64, little-endian) by this moves bit 8j to bit 56 + j.
+_GATHER_BITS = 0x0102040810204080
+# Byte -> 8 bytes holding its bits (the classic multiply-mask-add spread; constants signed).
+_SPREAD = (0x0101010101010101, 0x8040201008040201 - 2**64, 0x00406070787C7E7F,
+           0x0101010101010101)
+
+
+def _spread_bits(packed: torch.Tensor) -> torch.Tensor:
+    """``(n,)`` bytes -> ``(8 n,)`` uint8 0/1, bit ``j`` of byte ``i`` at ``8 i + j``."""
+    word = packed.to(torch.int64)
+    word.mul_(_SPREAD[0]).bitwise_and_(_SPREAD[1]).add_(_SPREAD[2])
+    word.bitwise_right_shift_(7).bitwise_and_(_SPREAD[3])
+    return word.view(torch.uint8)
 
 
 def _le_bytes(word: torch.Tensor) -> torch.Tensor:

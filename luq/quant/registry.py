@@ -150,7 +150,7 @@ class BiLLM(QuantMethod):
             if H is None and diag is None:
                 raise ValueError(f"{spec.label} needs the Hessian; these statistics were reduced")
         r = binarize(w, spec.group_size, spec.salient_fraction, spec.split,
-                     None if diag is not None else H, spec.damp, diag)
+                     None if diag is not None else H, spec.damp, diag, reconstruct=False)
         return store_binarized(spec, r)
 
     def dequantize(self, qw, out=None):

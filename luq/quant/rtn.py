@@ -7,11 +7,9 @@ units) is stored as the code ``q = clamp(round(w / s + z), 0, 2**bits - 1)`` and
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from luq.quant.pack import pack, packed_nbytes, unpack
+from luq.quant.pack import pack, packed_nbytes, unpack_float
 from luq.quant.spec import QuantizedWeight, QuantSpec
 
 # Bytes of per-group metadata: one fp16 scale and one fp16 zero point.
@@ -30,7 +28,8 @@ def group_params(w: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor
         stored.
     """
     maxq = 2**bits - 1
-    wmin, wmax = torch.aminmax(w.float(), dim=1, keepdim=True)
+    w = w.float()
+    wmin, wmax = w.amin(dim=1, keepdim=True), w.amax(dim=1, keepdim=True)
     scale = ((wmax - wmin) / maxq).clamp(min=1e-8).half().clamp(min=6e-8).float()
     zero = (-wmin / scale).half().float()
     return scale, zero
@@ -104,21 +103,11 @@ def dequantize_stored(qw: QuantizedWeight, out: torch.Tensor | None = None) -> t
         out: optional float32 buffer of at least ``out * in`` values to write into.
     """
     out_features, in_features = qw.shape
-    scale, zero = qw.tensors["scale"], qw.tensors["zero"]
-    groups = scale.shape[1]
-    shape = (out_features, groups, in_features // groups)
-    codes = unpack(qw.tensors["codes"], qw.spec.bits, shape, dtype=torch.uint8)
-    w = _buffer(out, shape, codes.device)
-    w.copy_(codes)
-    w.sub_(zero.float().unsqueeze(-1)).mul_(scale.float().unsqueeze(-1))  # (q - z) * s
-    return w.view(out_features, in_features)
-
-
-def _buffer(out: torch.Tensor | None, shape: tuple[int, ...], device) -> torch.Tensor:
-    """``out`` viewed as a float32 tensor of ``shape``, or a new one."""
-    if out is None:
-        return torch.empty(shape, device=device)
-    return out.reshape(-1)[: math.prod(shape)].view(shape)
+    scale = qw.tensors["scale"].unsqueeze(-1)  # (out, groups, 1) fp16, upcast exactly in-op
+    zero = qw.tensors["zero"].unsqueeze(-1)
+    q = unpack_float(qw.tensors["codes"], qw.spec.bits, out_features * in_features, out)
+    q = q.view(out_features, scale.shape[1], -1)  # (out, groups, size)
+    return q.sub_(zero).mul_(scale).view(out_features, in_features)  # (q - z) * s
 
 
 def stored_nbytes(shape: tuple[int, int], spec: QuantSpec) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from luq.quant.hessian import damped_hessian, inverse_cholesky_diag
+from luq.quant.hessian import inverse_cholesky_diag
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class InputStats:
             H = self.hessian
             if H is None or self.rows == 0:
                 return None
-            self._hinv_diag[damp] = inverse_cholesky_diag(damped_hessian(H, damp)[0])
+            self._hinv_diag[damp] = inverse_cholesky_diag(H, damp)
         return self._hinv_diag[damp]
 
     @property

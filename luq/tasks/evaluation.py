@@ -33,6 +33,14 @@ class Evaluation:
     description: str = ""
 
 
+def evaluation_key(task: str, data: str | None = None, limit: int | None = None) -> str:
+    """The key of :func:`shapes_evaluation` / :func:`task_evaluation` for these arguments,
+    known without loading any data (so a front end can tell whether anything changed)."""
+    if task == "shapes" and data is None:
+        return f"shapes/test/{limit or 100}"
+    return f"{task}/{data or get_task(task).hub_ids[0]}/{limit}"
+
+
 def shapes_evaluation(n: int = 100) -> Evaluation:
     """The first ``n`` questions of the embedded test split, first answer word (greedy)."""
     from luq.embedded import load_split
@@ -45,7 +53,7 @@ def shapes_evaluation(n: int = 100) -> Evaluation:
         return evaluate(loaded.model, loaded.processor, rows, batch_size=n,
                         max_new_tokens=1).accuracy
 
-    return Evaluation(f"shapes/test/{n}", "accuracy", score,
+    return Evaluation(evaluation_key("shapes", None, n), "accuracy", score,
                       f"exact match on {n} fixed test questions")
 
 
@@ -64,5 +72,5 @@ def task_evaluation(task: str, data: str | None = None, limit: int | None = 100,
         return float(result[spec.headline])
 
     where = data or spec.hub_ids[0]
-    return Evaluation(f"{spec.name}/{where}/{limit}", spec.headline, score,
+    return Evaluation(evaluation_key(spec.name, data, limit), spec.headline, score,
                       f"{spec.name} {spec.headline} on {len(docs)} documents of {where}")

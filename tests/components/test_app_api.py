@@ -1,6 +1,7 @@
 """The app's named endpoints through gradio_client, bad inputs included."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,8 @@ def test_plan_endpoint_respects_the_budget(client):
     assert plan["memory_bytes"] <= MID * 1e6
     assert 0.0 <= plan["accuracy"] <= 1.0
     assert "Accuracy" in summary and "100 fixed test questions" in summary
+    assert re.search(r"holds \*\*[\d.]+ MB\*\* of weight tensors", summary)
+    assert re.search(r"process RSS is \d+ MB", summary)
     files = {Path(p).name: Path(p) for p in paths}
     assert set(files) == {"plan.json", "gptqmodel-config.json", "llama-quantize.json"}
     assert files["plan.json"].read_text().count('"name"') == len(plan["layers"])
@@ -92,7 +95,7 @@ def test_unknown_words_are_flagged_before_the_answers(client):
     notice, *cards = _ask(client, EXAMPLE, "what colour is the circle ?")
     assert "does not know the word 'colour'" in notice and len(cards) == 3
     notice, *_ = _ask(client, EXAMPLE, "what color is the circle ?")
-    assert notice == ""
+    assert "does not know" not in notice and "Process RSS" in notice
 
 
 def test_more_budget_means_fewer_ultra_low_layers(client):
@@ -113,7 +116,11 @@ def test_answer_endpoint_gives_three_answers(client):
     cards = _answer(client, EXAMPLE, "how many objects are there ?")
     assert len(cards) == 3
     assert "Full precision" in cards[0] and "Uniform" in cards[1] and "LUQ" in cards[2]
-    assert all("MB of weights" in c for c in cards)
+    assert all("MB of weights" in c and "MB resident" in c for c in cards)
+    accounted = [float(c.split(" MB of weights")[0].split("· ")[-1]) for c in cards]
+    resident = [float(c.split(" MB resident")[0].split()[-1]) for c in cards]
+    assert accounted[0] > accounted[1] > accounted[2]  # full > 4-bit > LUQ, as planned
+    assert resident[0] > 0 and all(r > 0 for r in resident)
 
 
 @pytest.mark.parametrize("mode", ["CMYK", "P", "RGBA", "L", "LA", "1"])

@@ -43,8 +43,11 @@ def test_clear_errors(monkeypatch, tmp_path):
     _, _, export = mixed_export()
     with pytest.raises(LlamaCppError, match="no such GGUF"):
         LlamaCppModel(tmp_path / "missing.gguf")
-    with LlamaCppModel(export.model) as engine, pytest.raises(LlamaCppError, match="mmproj"):
-        engine.answer("what colour", picture(0))
+    with LlamaCppModel(export.model) as engine:
+        with pytest.raises(LlamaCppError, match="mmproj"):
+            engine.answer("what colour", picture(0))
+        with pytest.raises(LlamaCppError, match="llama.cpp failed"):  # no newline piece
+            engine.answer("what\ncolour", chat=True)
     monkeypatch.setitem(sys.modules, "xllamacpp", None)
     with pytest.raises(LlamaCppMissingError, match="pip install xllamacpp"):
         LlamaCppModel(export.model)

@@ -8,7 +8,6 @@ its vocabulary to the models' 320 ids, so the same weights convert unchanged.
 from __future__ import annotations
 
 import atexit
-import io
 import random
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from luq.engines.convert import sentencepiece_tokenizer
 from luq.export.gguf import GGUFExport, export_gguf
 from luq.plan import BitPlan, LayerAssignment
 from luq.quant.spec import QuantSpec
@@ -42,26 +42,15 @@ MIXED_TYPES = {0: "IQ1_M", 1: "Q1_0", 2: "Q2_K", 3: "Q4_K"}
 
 
 def sp_tokenizer_dir(folder: Path, specials: list[str] = (), byte_fallback: bool = True) -> Path:
-    """Writes a SentencePiece BPE ``tokenizer.model`` (at most ``VOCAB`` ids) into ``folder``.
+    """A SentencePiece ``tokenizer.model`` of at most ``VOCAB`` ids in ``folder``.
 
-    ``byte_fallback=False`` leaves out byte pieces: llama.cpp's logprobs fold a byte piece that
-    ends the text mid-character into the next token, hiding ids from exact comparisons; but
-    llama.cpp's SPM tokenizer then cannot spell characters outside the vocabulary (newlines of
-    chat templates included).
+    ``byte_fallback=False`` for exact token comparisons (llama.cpp's logprobs fold a byte piece
+    that ends the text mid-character into the next token); with it for chat templates, whose
+    newlines an SPM vocabulary without byte pieces cannot spell in llama.cpp.
     """
-    import sentencepiece as spm
-
     rng = random.Random(0)
     sentences = [" ".join(rng.choice(_WORDS) for _ in range(8)) for _ in range(400)]
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=model, vocab_size=VOCAB,
-        model_type="bpe", byte_fallback=byte_fallback, hard_vocab_limit=False, unk_id=0,
-        bos_id=1, eos_id=2, pad_id=-1,
-        character_coverage=1.0, user_defined_symbols=list(specials), minloglevel=2)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "tokenizer.model").write_bytes(model.getvalue())
-    return folder
+    return sentencepiece_tokenizer(folder, sentences, VOCAB, tuple(specials), byte_fallback)
 
 
 def tiny_llama(seed: int = 0) -> LlamaForCausalLM:

@@ -185,6 +185,7 @@ def test_vlm_text_part_and_mmproj_run_in_llama_cpp(name, tmp_path):
         assert gguf.GGUFReader(export.mmproj).fields["general.architecture"].contents() == "clip"
     with LlamaCppModel(export.model, export.mmproj) as engine:
         assert engine.answer("how many red circle", max_tokens=3, ignore_eos=True).decode_tokens
+        assert engine.answer("how many", max_tokens=2, ignore_eos=True, chat=True).prompt_tokens
         if export.mmproj:
             reply = engine.answer("what colour", image, max_tokens=3, ignore_eos=True)
             assert reply.decode_tokens == 3 and reply.prompt_tokens > 5

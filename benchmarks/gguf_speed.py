@@ -1,0 +1,171 @@
+"""Real llama.cpp speed and size of LUQ GGUFs against uniform Q4_K_M, measured in one run.
+
+    python -m benchmarks.gguf_speed [--layers 22 --prompt 128 --decode 64 --rounds 5]
+
+A random-weight decoder of TinyLlama-1.1B's shape (hidden 2048, intermediate 5632, 22 blocks,
+32 query / 4 key-value heads, vocabulary 32000) goes once through llama.cpp's converter (F16),
+then is re-quantized by ggml as uniform Q4_K_M and as LUQ files with half the blocks (the odd
+ones) at each ultra-low type (IQ1_M and IQ2_XXS with an importance matrix from random-token
+calibration). Each file runs in a fresh process (so RSS is llama.cpp's alone) with 2 threads,
+the files taking turns each round in a rotating order; prompt and decode tokens per second are
+llama.cpp's own timings, the best round (other jobs only slow a run) beside the median. RSS
+counts the mmapped file plus llama.cpp's buffers, and the copies it makes of the tensors its
+CPU backend repacks (Q4_K...). Random weights: size and speed only, never quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import print_table, write_result
+
+ULTRA_LOW = ("IQ1_M", "Q1_0", "Q2_K", "IQ2_XXS")
+
+
+def measure(path: str, threads: int, prompt: int, decode: int) -> dict:
+    """One load and one timed greedy answer (after a short warm-up) in this process."""
+    import random
+
+    from luq.engines.llamacpp import LlamaCppModel, rss_bytes
+
+    ids = [1] + [random.Random(0).randrange(3, 300) for _ in range(prompt - 1)]
+    with LlamaCppModel(path, n_threads=threads, n_ctx=prompt + decode + 16) as engine:
+        rss = {"rss_bytes": engine.rss_after_load, "rss_file_bytes": rss_bytes("RssFile"),
+               "rss_anon_bytes": rss_bytes("RssAnon")}
+        engine.answer(ids[:8], max_tokens=4, ignore_eos=True)
+        answer = engine.answer(ids, max_tokens=decode, ignore_eos=True)
+        return {**rss, "prompt_tok_s": answer.prompt_tok_s, "decode_tok_s": answer.decode_tok_s,
+                "prompt_tokens": answer.prompt_tokens, "decode_tokens": answer.decode_tokens}
+
+
+def build_files(work: Path, layers: int, calibration_tokens: int) -> dict[str, tuple[Path, str]]:
+    """Exports the stand-in model as Q4_K_M and one LUQ file per ultra-low type."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from luq.defaults import HIGH, LOW
+    from luq.engines.convert import sentencepiece_tokenizer
+    from luq.export.gguf import compute_imatrix, export_gguf
+    from luq.plan import BitPlan
+
+    torch.manual_seed(0)
+    config = LlamaConfig(hidden_size=2048, intermediate_size=5632, num_hidden_layers=layers,
+                         num_attention_heads=32, num_key_value_heads=4, vocab_size=32000,
+                         max_position_embeddings=2048, bos_token_id=1, eos_token_id=2,
+                         tie_word_embeddings=False)
+    start = time.perf_counter()
+    model = LlamaForCausalLM(config).eval()
+    names = [f"model.layers.{i}" for i in range(layers)]
+    words = "the a red green blue circle square how many what is there one two".split()
+    tok = sentencepiece_tokenizer(work / "tok", [" ".join(words[i:] + words[:i])
+                                                 for i in range(len(words))] * 20)
+    g = torch.Generator().manual_seed(0)
+    batches = [{"input_ids": torch.randint(3, 300, (1, calibration_tokens // 2), generator=g)}
+               for _ in range(2)]
+    imatrix = compute_imatrix(model, BitPlan.uniform(names, HIGH), batches)
+    print(f"model and importance matrix: {time.perf_counter() - start:.0f} s", flush=True)
+    files = {}
+    base = None
+    for label in ("Q4_K_M",) + tuple(f"LUQ {t}" for t in ULTRA_LOW):
+        began = time.perf_counter()
+        qtype = label.split()[-1]
+        plan = BitPlan.uniform(names, HIGH) if label == "Q4_K_M" else BitPlan.mixed(
+            names, HIGH, LOW, names[1::2])
+        export = export_gguf(model, plan, work / qtype, imatrix=imatrix, base=base,
+                             keep_base=True, tokenizer_dir=tok, name=qtype.lower(),
+                             ultra_low=None if label == "Q4_K_M" else qtype)
+        base = export.base
+        low = sorted({t for i, t in export.block_types.items() if i % 2})
+        files[label] = (export.model, "+".join(low) if label != "Q4_K_M" else "none")
+        print(f"{label}: {export.model_bytes / 1e6:.0f} MB in {time.perf_counter() - began:.0f} s",
+              flush=True)
+    base.unlink()
+    return files
+
+
+def summarize(files: dict[str, tuple[Path, str]], runs: dict[str, list[dict]]) -> list[dict]:
+    """One row per file: size, RSS, best and median speeds, and ratios to the first file.
+
+    The best round is the headline: other jobs on a shared machine only ever slow a run down.
+    """
+    rows = []
+    for label, (path, low) in files.items():
+        done = runs[label]
+        rows.append({"file": label, "ultra-low blocks": low,
+                     "MB": round(path.stat().st_size / 1e6, 1),
+                     "RSS MB": round(statistics.median(r["rss_bytes"] for r in done) / 1e6, 1),
+                     "prompt tok/s": round(max(r["prompt_tok_s"] for r in done), 2),
+                     "decode tok/s": round(max(r["decode_tok_s"] for r in done), 2),
+                     "prompt med": round(statistics.median(r["prompt_tok_s"] for r in done), 2),
+                     "decode med": round(statistics.median(r["decode_tok_s"] for r in done), 2)})
+    ref = rows[0]
+    for row in rows:
+        for key, ratio in (("MB", "size x"), ("RSS MB", "RSS x"), ("prompt tok/s", "prompt x"),
+                           ("decode tok/s", "decode x")):
+            row[ratio] = round(row[key] / ref[key], 3)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--layers", type=int, default=22)
+    ap.add_argument("--prompt", type=int, default=128, help="prompt tokens")
+    ap.add_argument("--decode", type=int, default=64, help="generated tokens")
+    ap.add_argument("--rounds", type=int, default=5, help="timed runs per file, interleaved")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--calibration-tokens", type=int, default=256)
+    ap.add_argument("--workdir", help="keep the GGUFs here (and reuse them when present)")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)  # child mode: one file, JSON out
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.threads, args.prompt, args.decode)))
+        return
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="luq-gguf-speed-"))
+    load = {"before": os.getloadavg()}
+    try:
+        files = json.loads((work / "files.json").read_text()) if (
+            work / "files.json").is_file() else None
+        if files is None:
+            files = {k: (str(p), low) for k, (p, low) in
+                     build_files(work, args.layers, args.calibration_tokens).items()}
+            (work / "files.json").write_text(json.dumps(files))
+        files = {k: (Path(p), low) for k, (p, low) in files.items()}
+        runs: dict[str, list[dict]] = {label: [] for label in files}
+        labels = list(files)
+        for r in range(args.rounds):
+            for label in labels[r % len(labels):] + labels[:r % len(labels)]:  # rotate order
+                out = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.gguf_speed", "--measure",
+                     str(files[label][0]), "--threads", str(args.threads), "--prompt",
+                     str(args.prompt), "--decode", str(args.decode)],
+                    capture_output=True, text=True, check=True)
+                runs[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"round {r + 1}/{args.rounds} done", flush=True)
+        rows = summarize(files, runs)
+        load["after"] = os.getloadavg()  # other jobs on a shared machine skew the speeds
+        print(f"TinyLlama-1.1B-shaped random decoder ({args.layers} blocks), llama.cpp "
+              f"{args.threads} threads, {args.prompt}-token prompt, {args.decode} decoded; "
+              f"tok/s = best of {args.rounds} interleaved rounds (med = median); "
+              f"x = ratio to Q4_K_M; load average before / after {load['before']} / "
+              f"{load['after']}")
+        print_table(rows)
+        path = write_result("gguf_speed", {"args": vars(args), "load_average": load,
+                                           "rows": rows, "runs": runs})
+        print(f"\nwrote {path}")
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
