@@ -156,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="; ".join(f"{k}: {v[1]}" for k, v in FORMATS.items()))
     p.add_argument("--model", help="for model formats; defaults to the plan's model")
     p.add_argument("--out", required=True, help="file (plan formats) or folder to write")
+    p.add_argument("--ultra-low", choices=["IQ1_M", "Q1_0", "Q2_K", "IQ2_XXS"],
+                   help="gguf: the ggml type of ultra-low blocks (default: the mapping table)")
+    _add_calibration_arg(p)
+    p.add_argument("--samples", type=int, default=64,
+                   help="gguf: calibration prompts for the importance matrix (default 64)")
     p.set_defaults(func=commands.cmd_export)
     return parser
 
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.func(args)
-    except (ValueError, RuntimeError, OSError) as err:
+    except (ValueError, RuntimeError, OSError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2))

@@ -214,10 +214,29 @@ def cmd_export(args: argparse.Namespace) -> dict:
     if fmt in PLAN_FORMATS:
         path = export_plan(plan, fmt, args.out)
         return {"format": fmt, "out": str(path), "bytes": path.stat().st_size}
+    session = _session(args.model or plan.model, args)
+    if fmt == "gguf":
+        return _export_gguf(session, plan, args)
     from luq.export import save_quantized
 
-    session = _session(args.model or plan.model)
     out = session.run(plan, lambda m: save_quantized(m.model, plan, args.out, m.processor))
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {"format": fmt, "out": str(out), "bytes": size,
             "accounted_bytes": session.memory(plan).total_bytes}
+
+
+def _export_gguf(session, plan, args: argparse.Namespace) -> dict:
+    """The float model (ggml quantizes it), with an importance matrix from the session's
+    calibration source."""
+    from luq.calibration import CalibrationConfig, calibration_batches
+    from luq.export.gguf import export_gguf
+
+    def export(loaded):
+        batches = calibration_batches(loaded.processor, session.source.rows,
+                                      session.source.text_prompts,
+                                      CalibrationConfig(args.samples))
+        return export_gguf(loaded.model, plan, args.out, loaded.processor, batches,
+                           ultra_low=args.ultra_low, progress=progress)
+
+    result = session.run(None, export).to_dict()
+    return {"format": "gguf", **result, "accounted_bytes": session.memory(plan).total_bytes}

@@ -99,3 +99,14 @@ def test_export_writes_every_format(env, profile, tmp_path):
     _, reloaded = load_quantized(tmp_path / "folder")
     assert reloaded.to_dict()["layers"] == json.loads(plan_path.read_text())["layers"]
     assert folder["bytes"] > 0
+
+
+def test_gguf_export_of_the_embedded_model_says_why_it_cannot_convert(env, profile, tmp_path):
+    """Its word-level tokenizer is not one llama.cpp can reproduce (issue: second edition)."""
+    plan_path = tmp_path / "plan.json"
+    _run(env, "plan", "--profile", str(profile), "--budget-mb", "2.3", "--out", str(plan_path))
+    r = subprocess.run([sys.executable, "-m", "luq", "export", "--plan", str(plan_path),
+                        "--format", "gguf", "--samples", "4", "--out", str(tmp_path / "gguf")],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 2
+    assert "word-level tokenizer" in r.stderr.strip().splitlines()[-1]

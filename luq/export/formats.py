@@ -23,6 +23,9 @@ PLAN_FORMATS = {
 MODEL_FORMATS = {
     "folder": ("", "a save_pretrained folder of the quantized model (packed codes), "
                "reloadable with luq.export.load_quantized"),
+    "gguf": ("", "a llama.cpp GGUF whose decoder blocks take the plan's types (ggml's own "
+             "quantizers, importance matrix from our calibration), an mmproj where the "
+             "converter takes the vision tower, and a README with the run lines"),
 }
 FORMATS = {**PLAN_FORMATS, **MODEL_FORMATS}
 
