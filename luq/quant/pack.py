@@ -107,10 +107,22 @@ def unpack(packed: torch.Tensor, bits: int, shape: tuple[int, ...] | torch.Size,
 
 def unpack_float(packed: torch.Tensor, bits: int, numel: int,
                  out: torch.Tensor | None = None) -> torch.Tensor:
-    """Codes as a flat float32 tensor of ``numel`` values (into ``out`` when given)."""
-    codes = unpack(packed, bits, (numel,), torch.uint8)
-    dst = out.reshape(-1)[:numel] if out is not None else torch.empty(numel, device=codes.device)
-    return dst.copy_(codes)
+    """Codes as a flat float32 tensor of ``numel`` values (into ``out`` when given).
+
+    2- and 4-bit codes go straight from each byte lane into the float output (no strided
+    uint8 intermediate, the slow part of :func:`unpack`).
+    """
+    dst = out.reshape(-1)[:numel] if out is not None else \
+        torch.empty(numel, device=packed.device)
+    per = 8 // bits if bits in (2, 4) else 0
+    if per and numel % per == 0 and packed.numel() == numel // per:
+        lanes = dst.view(-1, per)  # (bytes, codes per byte)
+        lanes[:, 0].copy_(packed & (2**bits - 1))
+        for j in range(1, per - 1):
+            lanes[:, j].copy_((packed >> (j * bits)) & (2**bits - 1))
+        lanes[:, per - 1].copy_(packed >> ((per - 1) * bits))
+        return dst
+    return dst.copy_(unpack(packed, bits, (numel,), torch.uint8))
 
 
 # Multiplying 8 bytes of 0/1 (one int64, little-endian) by this moves bit 8j to bit 56 + j.
