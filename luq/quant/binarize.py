@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from luq.quant.hessian import damped_hessian, inverse_cholesky, inverse_cholesky_diag
-from luq.quant.pack import pack, unpack, unpack_float
+from luq.quant.pack import pack, unpack, unpack_signs
 from luq.quant.spec import QuantizedWeight, QuantSpec
 
 # Split thresholds tried, as quantiles of |w| within a row group.
@@ -226,18 +226,17 @@ def dequantize_binarized(qw: QuantizedWeight, out: torch.Tensor | None = None) -
     salient = unpack(qw.tensors["salient"], 1, (in_features,), torch.bool)
     sal_idx = salient.nonzero().squeeze(1)
     rest_idx = (~salient).nonzero().squeeze(1)
-    w = unpack_float(qw.tensors["sign"], 1, out_features * in_features, out)  # 0/1
+    w = unpack_signs(qw.tensors["sign"], out_features * in_features, out)  # +-1
     w = w.view(out_features, in_features)
-    sign_s = w.index_select(1, sal_idx).mul_(2).sub_(1)  # +-1, read before w is overwritten
-    sign_r = w.index_select(1, rest_idx).mul_(2).sub_(1) if qw.spec.split else None
-    a_dense = alpha[..., 2:3]  # (out, groups, 1)
-    w.view(out_features, groups, size).mul_(2 * a_dense).sub_(a_dense)  # (2b - 1) a, exact
+    sign_s = w.index_select(1, sal_idx)  # read before w is scaled
+    sign_r = w.index_select(1, rest_idx) if qw.spec.split else None
+    w.view(out_features, groups, size).mul_(alpha[..., 2:3])  # a_dense everywhere first
     if qw.spec.split:
         sparse = unpack(qw.tensors["sparse"], 1, (out_features, rest_idx.numel()), torch.bool)
         values = torch.where(sparse, sign_r * per_column(3, rest_idx), w.index_select(1, rest_idx))
         w.index_copy_(1, rest_idx, values)
     if sal_idx.numel():
-        res = unpack_float(qw.tensors["residual"], 1, out_features * sal_idx.numel())
-        res = res.view(out_features, -1).mul_(2).sub_(1)
+        res = unpack_signs(qw.tensors["residual"], out_features * sal_idx.numel())
+        res = res.view(out_features, -1)
         w.index_copy_(1, sal_idx, per_column(0, sal_idx) * sign_s + per_column(1, sal_idx) * res)
     return w

@@ -12,6 +12,7 @@ int64 word per 8 codes (little-endian bytes of ``sum_j code_j << (j * bits)``).
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 
@@ -123,6 +124,27 @@ def unpack_float(packed: torch.Tensor, bits: int, numel: int,
         lanes[:, per - 1].copy_(packed >> ((per - 1) * bits))
         return dst
     return dst.copy_(unpack(packed, bits, (numel,), torch.uint8))
+
+
+def unpack_signs(packed: torch.Tensor, numel: int,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """1-bit codes as flat float32 signs: bit 1 -> +1.0, bit 0 -> -1.0 (into ``out``).
+
+    One gather from a 256-entry table (byte -> its 8 signs).
+    """
+    dst = out.reshape(-1)[:numel] if out is not None else \
+        torch.empty(numel, device=packed.device)
+    if numel % 8 == 0 and packed.numel() == numel // 8:
+        table = _sign_table(str(packed.device))  # (256, 8)
+        torch.index_select(table, 0, packed.int(), out=dst.view(-1, 8))
+        return dst
+    return unpack_float(packed, 1, numel, dst).mul_(2).sub_(1)
+
+
+@functools.lru_cache(maxsize=8)
+def _sign_table(device: str) -> torch.Tensor:
+    bits = (torch.arange(256).unsqueeze(1) >> torch.arange(8)) & 1  # (256, 8), low bit first
+    return (bits.float() * 2 - 1).to(device)
 
 
 # Multiplying 8 bytes of 0/1 (one int64, little-endian) by this moves bit 8j to bit 56 + j.
