@@ -23,6 +23,7 @@ from luq.pipeline import run_profile
 from luq.profile import EntropyConfig
 from luq.select import budget_range, greedy_select, layer_order
 from luq.session import Session
+from luq.statistics import collect_statistics
 
 
 def main() -> None:
@@ -32,9 +33,10 @@ def main() -> None:
     args = ap.parse_args()
 
     loaded = load_model(args.model, device="cpu")
-    session = Session(loaded)
-    session.prepare([HIGH, LOW])  # the statistics every front end uses
-    layout, stats = session.layout, session.store.stats
+    session = Session(loaded)  # its calibration, the one every front end uses
+    layout = session.layout
+    stats = collect_statistics(loaded.model, loaded.adapter, session.calibration_inputs(),
+                               [HIGH, LOW])
     lo, hi = budget_range(layout, HIGH, LOW)
     ordered = layer_order(layout.block_names, "random", seed=0)
     rng = random.Random(0)

@@ -93,7 +93,8 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
     base_label = (base or FULL_PRECISION).label
     key = cache_key(model=loaded.name, weights=fingerprint(loaded.model),
                     calibration=calibration.key(), low=low, base=base_label, labelled=labelled,
-                    stats=cache.stats is not None, data=source.key)
+                    stats=cache.stats is not None or cache.calibration is not None,
+                    data=source.key)
     sens = cached("sensitivity", key, compute)
     out = dict(profile)
     out["layers"] = [dict(layer) for layer in profile["layers"]]

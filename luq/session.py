@@ -16,8 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from luq.activations import record_batches
-from luq.apply import LayerVariantCache
+from luq.apply import VariantStore
 from luq.calibration import CalibrationConfig, calibration_batches
 from luq.curve import order_curve
 from luq.memory import MemoryReport, model_layout, plan_memory, resident_weight_bytes
@@ -26,7 +25,6 @@ from luq.pipeline import run_profile, sensitivity_report
 from luq.plan import BitPlan
 from luq.profile import EntropyConfig, EntropyProfile
 from luq.progress import Progress
-from luq.quant.registry import get_method
 from luq.quant.spec import FULL_PRECISION, QuantSpec
 from luq.resources import process_rss_bytes
 from luq.select import Selection, greedy_select, layer_order
@@ -36,11 +34,6 @@ from luq.tasks.evaluation import Evaluation, shapes_evaluation
 T = TypeVar("T")
 STATS_SAMPLES = 64  # calibration prompts behind GPTQ / AWQ / BiLLM statistics, everywhere
 SCORED_ORDERS = ("entropy", "entropy-desc", "sensitivity")
-
-
-def needs_statistics(specs: Sequence[QuantSpec]) -> bool:
-    """Whether any setting uses calibration statistics (GPTQ, AWQ, BiLLM's Hessian)."""
-    return any(get_method(s.method).uses_calibration for s in specs)
 
 
 class Session:
@@ -60,13 +53,24 @@ class Session:
                  source: CalibrationSource | None = None) -> None:
         self.loaded = loaded
         self.layout = model_layout(loaded.model, loaded.adapter)
-        self.store = LayerVariantCache(loaded.model, loaded.adapter)
-        self.lock: threading.RLock = self.store.lock
         self.evaluation = evaluation or shapes_evaluation()
         self.statistics = statistics or CalibrationConfig(STATS_SAMPLES)
         self.source = source or calibration_source()
+        self.store = self._new_store()
+        self.lock: threading.RLock = self.store.lock
         self._accuracy: dict[tuple, float] = {}
         self._scores: dict[tuple, list[float]] = {}
+
+    def _new_store(self) -> VariantStore:
+        """Packed variants; statistics are streamed block by block from the calibration
+        source the first time a setting needs them, and freed once its variants exist."""
+        return VariantStore(self.loaded.model, self.loaded.adapter,
+                            calibration=self.calibration_inputs)
+
+    def calibration_inputs(self) -> list[dict]:
+        """Model inputs of the session's calibration (source and mix), for statistics."""
+        return calibration_batches(self.loaded.processor, self.source.rows,
+                                   self.source.text_prompts, self.statistics)
 
     @property
     def name(self) -> str:
@@ -81,27 +85,19 @@ class Session:
     def run(self, plan: BitPlan | None, fn: Callable[[LoadedModel], T]) -> T:
         """Applies ``plan`` (None: full precision) and runs ``fn(loaded)``, under the lock.
 
-        Statistics are collected first when the plan's settings use them, so every variant
-        of a session sees the same statistics.
+        Variants missing for the plan are built first (once per block and setting; a setting
+        that uses statistics reads the calibration once, for every block).
         """
         with self.lock:
             if plan is None:
                 self.store.restore()
             else:
-                self.prepare(plan.specs())
                 self.store.apply(plan)
             return fn(self.loaded)
 
     def prepare(self, specs: Sequence[QuantSpec], progress: Progress | None = None) -> None:
-        """Collects calibration statistics once, if any of ``specs`` uses them."""
-        with self.lock:
-            if self.store.stats is None and needs_statistics(specs):
-                self.store.restore()
-                batches = calibration_batches(self.loaded.processor, self.source.rows,
-                                              self.source.text_prompts, self.statistics)
-                self.store.stats = record_batches(self.loaded.model, self.loaded.adapter,
-                                                  batches, progress, input_stats=True,
-                                                  max_tokens=16).stats
+        """Builds every block's variant for each of ``specs`` up front."""
+        self.store.prepare(specs, progress)
 
     def set_evaluation(self, evaluation: Evaluation) -> None:
         """Measures accuracy with ``evaluation`` from now on (memoised per evaluation key)."""
@@ -115,9 +111,9 @@ class Session:
             if source.key == self.source.key:
                 return
             self.store.restore()
-            self.store = LayerVariantCache(self.loaded.model, self.loaded.adapter)
-            self.store.lock = self.lock  # one lock per session, whatever store it holds
             self.source = source
+            self.store = self._new_store()
+            self.store.lock = self.lock  # one lock per session, whatever store it holds
             self._scores.clear()
             self._accuracy.clear()
 
