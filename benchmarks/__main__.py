@@ -12,9 +12,10 @@ import time
 
 from benchmarks.common import print_table, write_result
 
-# Order matters: claims reads the trade-off curve's areas.
+# Order matters: claims reads the trade-off curve's areas. gguf_speed (about 25 min) runs
+# on its own: python -m benchmarks.gguf_speed.
 SCRIPTS = ("embedded_quality", "tradeoff", "claims", "quant_speed", "plan_switch",
-           "app_latency")
+           "app_latency", "scale")
 
 
 def main() -> None:
