@@ -33,9 +33,7 @@ def _graph() -> dict[str, set[str]]:
     modules = {_module(p): p for p in LUQ.rglob("*.py")}
     graph = {}
     for name, path in modules.items():
-        targets = {n for n in _imports(path) if n in modules and n != name}
-        # a package's __init__ is not a dependency of its own submodules' siblings
-        graph[name] = {t for t in targets if not name.startswith(t + ".")}
+        graph[name] = {n for n in _imports(path) if n in modules and n != name}
     return graph
 
 

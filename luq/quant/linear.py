@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from luq.quant.dense import DenseCache
-from luq.quant.registry import dequantize
+from luq.quant.registry import dequantize, quantize_weight
 from luq.quant.spec import QuantizedWeight, QuantSpec
 
 
@@ -88,8 +88,6 @@ class QuantLinear(nn.Module):
 
         The bias is shared with ``linear`` (not copied): full precision is kept once.
         """
-        from luq.quant.registry import quantize_weight
-
         qw = quantize_weight(linear.weight.detach(), spec, stats)
         return cls(qw, linear.bias, cache_dense=cache_dense)
 

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from luq.quant import rtn
+import luq.quant.rtn as rtn
 from luq.quant.awq import awq_search_scale
 from luq.quant.binarize import binarize, dequantize_binarized, n_alpha, store_binarized
 from luq.quant.gptq import gptq_quantize
