@@ -25,7 +25,7 @@ from luq.embedded import load_split
 from luq.entropy import ESTIMATORS
 from luq.evaluation import evaluate
 from luq.models.loading import load_model
-from luq.pipeline import add_sensitivity, run_profile
+from luq.pipeline import run_profile
 from luq.plan import BitPlan
 from luq.profile import EntropyConfig
 from luq.select import layer_order
@@ -51,11 +51,7 @@ def entropy_vs_drop(session: Session, calib: CalibrationConfig, labelled: int) -
     """Claim (b): each layer alone at the ultra-low setting (the rest in full precision)."""
     loaded = session.loaded
     profile = session.profile(calib, EntropyConfig("kmeans"))
-    with session.lock:
-        session.prepare([LOW])
-        session.store.restore()
-        sens = add_sensitivity(loaded, profile.to_dict(), calib, LOW, None, session.store,
-                               labelled=labelled)
+    sens = session.sensitivity(LOW, None, calib, profile=profile.to_dict(), labelled=labelled)
     drops = [layer["sensitivity_acc"] for layer in sens["layers"]]
     kls = [layer["sensitivity_kl"] for layer in sens["layers"]]
     rho = {}

@@ -109,7 +109,6 @@ def cmd_memory(args: argparse.Namespace) -> dict:
 
 def cmd_profile(args: argparse.Namespace) -> dict:
     from luq.calibration import CalibrationConfig
-    from luq.pipeline import add_sensitivity
     from luq.profile import EntropyConfig
 
     session = _session(args.model, args)
@@ -118,13 +117,8 @@ def cmd_profile(args: argparse.Namespace) -> dict:
                            max_tokens=args.max_tokens, linears=args.linears, seed=args.seed)
     result = session.profile(calib, config, progress).to_dict()
     if args.sensitivity:
-        low, high = spec(args, "low"), spec(args, "high")
-        with session.lock:
-            session.prepare([low, high], progress)
-            session.store.restore()
-            result = add_sensitivity(session.loaded, result, calib, low, high, session.store,
-                                     labelled=args.labelled, progress=progress,
-                                     source=session.source)
+        result = session.sensitivity(spec(args, "low"), spec(args, "high"), calib,
+                                     progress=progress, profile=result, labelled=args.labelled)
     write(args.out, result)
     return {"out": args.out, "layers": len(result["layers"]), "seconds": result["seconds"]}
 

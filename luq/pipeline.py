@@ -115,13 +115,3 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
             spearman[f"{estimator}/{modality}"] = {"rho": rho, "ci90": [lo, hi]}
     out["spearman"] = spearman
     return out
-
-
-def sensitivity_report(loaded: LoadedModel, calibration: CalibrationConfig, low: QuantSpec,
-                       base: QuantSpec | None, cache: LayerVariantCache, estimator: str,
-                       progress: Progress | None = None,
-                       source: CalibrationSource | None = None) -> dict:
-    """Profile (cached) plus measured sensitivity and Spearman rho, for the UI."""
-    profile = run_profile(loaded, calibration, EntropyConfig(estimator), source, progress)
-    return add_sensitivity(loaded, profile.to_dict(), calibration, low, base, cache,
-                           progress=progress, source=source)

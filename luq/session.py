@@ -21,7 +21,7 @@ from luq.calibration import CalibrationConfig, calibration_batches
 from luq.curve import order_curve
 from luq.memory import MemoryReport, model_layout, plan_memory, resident_weight_bytes
 from luq.models.loading import LoadedModel
-from luq.pipeline import run_profile, sensitivity_report
+from luq.pipeline import add_sensitivity, run_profile
 from luq.plan import BitPlan
 from luq.profile import EntropyConfig, EntropyProfile
 from luq.progress import Progress
@@ -148,14 +148,20 @@ class Session:
 
     def sensitivity(self, low: QuantSpec, base: QuantSpec | None,
                     calibration: CalibrationConfig | None = None, estimator: str = "kmeans",
-                    progress: Progress | None = None) -> dict:
-        """Profile plus each layer's measured damage at ``low`` and Spearman rho."""
-        specs = [low] + ([base] if base else [])
+                    progress: Progress | None = None, profile: dict | None = None,
+                    labelled: int = 0) -> dict:
+        """``profile`` (default: this estimator's, cached) plus each layer's measured damage
+        at ``low`` with the others at ``base``, and Spearman rho of entropy with it
+        (:func:`luq.pipeline.add_sensitivity`; ``labelled`` shapes questions add the
+        accuracy drop)."""
+        calibration = calibration or CalibrationConfig()
+        if profile is None:
+            profile = self.profile(calibration, EntropyConfig(estimator), progress).to_dict()
         with self.lock:
-            self.prepare(specs, progress)
+            self.prepare([low] + ([base] if base else []), progress)
             self.store.restore()  # the probe and the profiles start from full precision
-            return sensitivity_report(self.loaded, calibration or CalibrationConfig(), low,
-                                      base, self.store, estimator, progress, self.source)
+            return add_sensitivity(self.loaded, profile, calibration, low, base, self.store,
+                                   labelled, progress, self.source)
 
     def scores(self, order: str, high: QuantSpec, low: QuantSpec) -> list[float] | None:
         """Per-block scores an order sorts by (entropy, or damage at ``low``), memoised."""
