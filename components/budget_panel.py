@@ -12,7 +12,7 @@ from luq.quant.spec import QuantSpec
 from luq.select import ORDER_LABELS, ORDERS
 from luq.session import Session
 from luq.tasks import DataUnavailable, calibration_source, task_names
-from luq.tasks.evaluation import evaluation_key, shapes_evaluation, task_evaluation
+from luq.tasks.evaluation import evaluation_for, evaluation_key
 
 ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in ORDERS]
 SETTINGS = {
@@ -85,12 +85,9 @@ def use_task(session: Session, task: str, data: str, limit) -> None:
     if evaluation_key(task, data, limit) == session.evaluation.key:
         return  # nothing changed: no data to load
     try:
-        if task == "shapes" and data is None:
-            evaluation = shapes_evaluation(limit or 100)
-            source = calibration_source()
-        else:
-            evaluation = task_evaluation(task, data, limit)
-            source = calibration_source(task, 64, data=data)
+        evaluation = evaluation_for(task, data, limit)
+        source = calibration_source() if task == "shapes" and data is None \
+            else calibration_source(task, 64, data=data)
     except (DataUnavailable, ValueError, OSError) as err:
         raise gr.Error(str(err)) from None
     session.set_source(source)

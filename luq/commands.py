@@ -60,12 +60,10 @@ def default_task(model: str) -> str:
 
 
 def _evaluation(args: argparse.Namespace, model: str):
-    from luq.tasks.evaluation import shapes_evaluation, task_evaluation
+    from luq.tasks.evaluation import evaluation_for
 
     task = getattr(args, "task", None) or default_task(model)
-    if task == "shapes" and not getattr(args, "data", None):
-        return shapes_evaluation(args.n)
-    return task_evaluation(task, getattr(args, "data", None), args.n or None)
+    return evaluation_for(task, getattr(args, "data", None) or None, args.n or None)
 
 
 def _calibration(args: argparse.Namespace, model: str):

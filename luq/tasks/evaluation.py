@@ -74,3 +74,11 @@ def task_evaluation(task: str, data: str | None = None, limit: int | None = 100,
     where = data or spec.hub_ids[0]
     return Evaluation(evaluation_key(spec.name, data, limit), spec.headline, score,
                       f"{spec.name} {spec.headline} on {len(docs)} documents of {where}")
+
+
+def evaluation_for(task: str, data: str | None = None, limit: int | None = None) -> Evaluation:
+    """The embedded model's fast shapes evaluation when the task is the built-in shapes split,
+    else :func:`task_evaluation` (the one choice the CLI and the app make)."""
+    if task == "shapes" and data is None:
+        return shapes_evaluation(limit or 100)
+    return task_evaluation(task, data, limit)
