@@ -1,4 +1,4 @@
-"""Runs every benchmark in turn: ``python -m benchmarks`` (offline; about a quarter hour).
+"""Runs every benchmark in turn: ``python -m benchmarks`` (offline; about 20 minutes).
 
 Each script prints its own table and writes ``benchmarks/results/<name>.json``; this runner
 adds each one's wall time and the total to ``benchmarks/results/all.json``.
@@ -14,8 +14,8 @@ from benchmarks.common import print_table, write_result
 
 # Order matters: claims reads the trade-off curve's areas. gguf_speed (about 25 min) runs
 # on its own: python -m benchmarks.gguf_speed.
-SCRIPTS = ("embedded_quality", "tradeoff", "claims", "quant_speed", "plan_switch",
-           "app_latency", "scale")
+SCRIPTS = ("embedded_quality", "embedded_styles", "embedded_gguf", "tradeoff", "claims",
+           "quant_speed", "plan_switch", "app_latency", "scale")
 
 
 def main() -> None:

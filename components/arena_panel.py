@@ -1,4 +1,5 @@
-"""VQA arena: the same question to the full, uniform 4-bit and LUQ models, side by side."""
+"""VQA arena: the same question to the full, uniform 4-bit and LUQ models, side by side, and
+to the LUQ plan's GGUF in llama.cpp."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import gradio as gr
 
 from components.budget_panel import parse_order, parse_spec
 from components.model_picker import EMBEDDED_HELP
-from components.workbench import session_or_error
+from components.workbench import gguf_store, session_or_error
+from luq.deploy import engine_prompt
 from luq.embedded.model import vocabulary
 from luq.evaluation import answer_batch
 from luq.images import load_image
@@ -46,7 +48,8 @@ def _card(title: str, answer: str, ms: float, mb: float, resident_mb: float) -> 
 def word_notice(model: str, question: str) -> str:
     """A warning naming the question's words the model does not know ('' if none)."""
     session = session_or_error(model)
-    unknown = unknown_words(session.loaded.processor, (question or "").strip().lower())
+    known = set(vocabulary()) if session.name == "embedded" else None
+    unknown = unknown_words(session.loaded.processor, (question or "").strip().lower(), known)
     if not unknown:
         return ""
     return (f"⚠️ **{session.name} does not know the word"
@@ -65,8 +68,9 @@ def _question(question: str) -> str:
 
 
 def answer_three(model: str, image, question: str, budget_mb: float, low_choice: str,
-                 high_choice: str, order: str):
-    """Answers with full precision, uniform high bits and the LUQ plan of the budget."""
+                 high_choice: str, order: str, engine: bool = True):
+    """Answers with full precision, uniform high bits and the LUQ plan of the budget (in
+    PyTorch), and with the LUQ plan's GGUF in llama.cpp when ``engine``."""
     if image is None:
         raise gr.Error("Upload an image or pick an example first.")
     question = _question(question)
@@ -94,9 +98,33 @@ def answer_three(model: str, image, question: str, budget_mb: float, low_choice:
         text, ms, resident = session.run(plan, ask)
         cards.append(_card(title, text, ms, session.memory(plan).total_bytes / 1e6,
                            resident / 1e6))
+    cards.append(_llamacpp_card(session, luq, picture, question) if engine else
+                 "### LUQ in llama.cpp\n_off: tick the box to run the plan's GGUF_")
     notice = word_notice(model, question)
     rss = f"Process RSS {process_rss_bytes() / 1e6:.0f} MB (every model variant cached)."
     return (f"{notice}\n\n{rss}" if notice else rss, *cards)
+
+
+def _llamacpp_card(session, plan, picture, question: str) -> str:
+    """The LUQ plan's GGUF answering in llama.cpp: answer, latency, file size, load RSS."""
+    title = "### LUQ in llama.cpp (GGUF)"
+    store = gguf_store(session)
+    try:
+        export = store.export(plan)
+        if export.mmproj is None:
+            return f"{title}\n_no vision projector GGUF for {session.name}: " + \
+                "; ".join(export.notes) + "_"
+        engine = store.engine(plan)
+        start = time.perf_counter()
+        reply = engine.answer(engine_prompt(session.loaded.processor, question), picture, 16)
+        ms = (time.perf_counter() - start) * 1e3
+    except Exception as err:  # noqa: BLE001 - an optional column: say why, keep the others
+        return f"{title}\n_could not run: {err}_"
+    types = sorted(set(export.stored_block_types().values()))
+    return (f"{title}\n## {reply.text.strip() or '(no answer)'}\n{ms:.0f} ms · "
+            f"{engine.file_bytes / 1e6:.2f} MB of GGUF files ({export.model_bytes / 1e6:.2f} "
+            f"model + {export.mmproj_bytes / 1e6:.2f} mmproj)\n\nblocks {', '.join(types)}; "
+            f"llama.cpp added {max(0, engine.rss_load_delta) / 1e6:.1f} MB RSS on load")
 
 
 def build_arena_panel(model: gr.State, budget, low, high, order) -> None:
@@ -111,13 +139,16 @@ def build_arena_panel(model: gr.State, budget, low, high, order) -> None:
             question = gr.Textbox(label="Question", value="what color is the circle ?",
                                   max_lines=2)
             notice = gr.Markdown(elem_classes="word-notice")
-            ask = gr.Button("Ask all three", variant="primary")
+            engine = gr.Checkbox(True, label="Also run the LUQ plan as GGUF in llama.cpp "
+                                 "(exported the first time a plan is asked)")
+            ask = gr.Button("Ask", variant="primary")
             if EXAMPLES:
                 gr.Examples([[str(p), q] for p, q in _example_questions()], [image, question])
         with gr.Column(scale=2), gr.Row():
             cards = [gr.Markdown(f"### {t}\n_ask a question_", elem_classes="answer-card")
-                     for t in ("Full precision", "Uniform 4-bit", "LUQ")]
-    inputs = [model, image, question, budget, low, high, order]
+                     for t in ("Full precision", "Uniform 4-bit", "LUQ",
+                               "LUQ in llama.cpp (GGUF)")]
+    inputs = [model, image, question, budget, low, high, order, engine]
     ask.click(answer_three, inputs, [notice, *cards], api_name="answer", concurrency_id="model")
     question.submit(answer_three, inputs, [notice, *cards], concurrency_id="model",
                     api_visibility="private")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import gradio as gr
 
 from components import figures, measured
-from components.downloads import plan_downloads
-from components.workbench import session_or_error
+from components.downloads import ggml_type_table, gguf_download, plan_downloads
+from components.workbench import gguf_store, session_or_error
 from luq.defaults import HIGH, LOW
+from luq.engines.convert import ConversionError
+from luq.engines.llamacpp import LlamaCppError
+from luq.export.gguf import GGUFExportError
+from luq.plan import BitPlan
 from luq.quant.spec import QuantSpec
 from luq.select import ORDER_LABELS, ORDERS
 from luq.session import Session
@@ -62,11 +66,9 @@ def budget_limits(model: str, low_choice: str, high_choice: str):
     """Slider range: from every block ultra-low to the full-precision model (MB)."""
     session = session_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
-    lo = session.memory(session.uniform(low)).total_bytes
-    hi4 = session.memory(session.uniform(high)).total_bytes
-    fp = session.memory(None).total_bytes
+    lo, default, fp = session.budget_range(high, low)
     return gr.update(minimum=round(lo / 1e6, 4), maximum=round(fp / 1e6, 4),
-                     value=round((lo + hi4) / 2e6, 4), step=0.001)
+                     value=round(default / 1e6, 4), step=0.001)
 
 
 def use_task(session: Session, task: str, data: str, limit) -> None:
@@ -158,6 +160,28 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
             {**plan_dict, "accuracy": accuracy, "n_low": sel.n_low})
 
 
+GGUF_NOTE = (
+    "\n\nEmbeddings and the output head follow llama.cpp's Q4_K_M rules; ultra-low blocks "
+    "need an importance matrix (IQ1_M, IQ2_XXS), computed from this session's calibration "
+    "data. BiLLM-style binarization has no exact GGUF type: IQ1_M stands in for it, so the "
+    "GGUF's answers can differ from the PyTorch LUQ model's (`python -m luq eval --engine "
+    "llamacpp` measures both).")
+
+
+def make_gguf(model: str, plan_dict: dict | None) -> str:
+    """The current plan as a GGUF zip (exported the first time for this plan)."""
+    if not plan_dict or "layers" not in plan_dict:
+        raise gr.Error("Choose a plan first: move the budget slider.")
+    session = session_or_error(model)
+    try:
+        plan = BitPlan.from_dict({k: v for k, v in plan_dict.items()
+                                  if k not in ("accuracy", "n_low")})
+        plan.check_layers(session.block_names)  # a plan made for another model
+        return gguf_download(gguf_store(session), plan)
+    except (ConversionError, GGUFExportError, LlamaCppError, ValueError, KeyError) as err:
+        raise gr.Error(f"Could not export {session.name} as GGUF: {err}") from None
+
+
 def _saved_curves(session: Session, high: QuantSpec, low: QuantSpec) -> dict | None:
     """The saved benchmark's curves when they were measured on this model and settings."""
     saved = measured.load("tradeoff")
@@ -203,6 +227,12 @@ def build_budget_panel(model: gr.State):
         breakdown = gr.Plot(label="Memory breakdown")
     download = gr.File(label="Downloads: plan (JSON), GPTQModel rules, llama.cpp overrides",
                        file_count="multiple")
+    with gr.Row():
+        gguf_button = gr.Button("Build this plan as GGUF for llama.cpp", scale=1)
+        gguf_file = gr.File(label="GGUF + mmproj + README.md (zip): llama-mtmd-cli and "
+                            "llama-server run it", scale=2)
+    with gr.Accordion("How LUQ settings map to GGUF types", open=False):
+        gr.Markdown(ggml_type_table() + GGUF_NOTE)
     plan_json = gr.JSON(label="Plan", visible=False)
     saved = measured.load("tradeoff")
     with gr.Accordion("The saved trade-off benchmark, in numbers", open=False):
@@ -214,6 +244,8 @@ def build_budget_panel(model: gr.State):
     for control in (low, high, order, compare, rule, min_accuracy, task, limit):
         control.input(make_plan, inputs, outputs, concurrency_id="model",
                       api_visibility="private")
+    gguf_button.click(make_gguf, [model, plan_json], gguf_file, api_name="gguf",
+                      concurrency_id="model")
     for control in (low, high):
         control.input(budget_limits, [model, low, high], budget, api_visibility="private")
     return budget, low, high, order, inputs, outputs

@@ -10,11 +10,15 @@ from __future__ import annotations
 import atexit
 import hashlib
 import json
+import os
 import shutil
 import tempfile
+import threading
+import zipfile
 from pathlib import Path
 
 from luq.export.formats import PLAN_FORMATS, export_plan
+from luq.export.rules import GGML_TYPES
 from luq.plan import BitPlan
 
 _DIR: Path | None = None
@@ -40,3 +44,24 @@ def plan_downloads(plan: BitPlan) -> list[str]:
             export_plan(plan, fmt, path)
         paths.append(str(path))
     return paths
+
+
+def gguf_download(store, plan: BitPlan, progress=None) -> str:
+    """A zip of the plan's GGUF, its mmproj and README (how to run it), written once."""
+    export = store.export(plan, progress)
+    path = download_dir() / f"luq-gguf-{store.key(plan)}.zip"
+    if not path.exists():  # written aside, then renamed: never a half-written zip
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+            for file in filter(None, (export.model, export.mmproj, export.readme)):
+                archive.write(file, file.name)
+        os.replace(partial, path)
+    return str(path)
+
+
+def ggml_type_table() -> str:
+    """Markdown: our setting -> the GGUF type an export stores it as."""
+    rows = ["| LUQ setting (method, bits) | GGUF type |", "|---|---|"]
+    rows += [f"| {'any group-wise (RTN, GPTQ, AWQ)' if m == '*' else m}, {b} | {t} |"
+             for (m, b), t in GGML_TYPES.items()]
+    return "\n".join(rows)

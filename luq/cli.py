@@ -14,6 +14,7 @@ from luq.defaults import HIGH, LOW
 from luq.entropy import ESTIMATORS
 from luq.estimate import AUTO_EMBED_BITS
 from luq.export.formats import FORMATS
+from luq.export.rules import ULTRA_LOW_TYPES
 from luq.quant.registry import method_names
 from luq.quant.spec import QuantSpec
 from luq.select import ORDERS
@@ -124,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="questions answered together")
     p.add_argument("--predictions-out", help="also write the answers as JSONL "
                    "(doc_id, prediction), the format `score` reads")
+    p.add_argument("--engine", default="torch", choices=["torch", "llamacpp"],
+                   help="llamacpp: export the plan as GGUF (+ mmproj) and answer in llama.cpp; "
+                        "reports file bytes, RSS after load, prompt and decode tok/s")
+    p.add_argument("--ultra-low", choices=ULTRA_LOW_TYPES,
+                   help="with --engine llamacpp: GGUF type of the ultra-low blocks")
+    p.add_argument("--gguf-dir", help="with --engine llamacpp: keep the GGUF files here")
+    p.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
     p.set_defaults(func=commands.cmd_eval)
 
     p = sub.add_parser("score", help="score predictions made by any tool by a task's rules")
@@ -156,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="; ".join(f"{k}: {v[1]}" for k, v in FORMATS.items()))
     p.add_argument("--model", help="for model formats; defaults to the plan's model")
     p.add_argument("--out", required=True, help="file (plan formats) or folder to write")
-    p.add_argument("--ultra-low", choices=["IQ1_M", "Q1_0", "Q2_K", "IQ2_XXS"],
+    p.add_argument("--ultra-low", choices=ULTRA_LOW_TYPES,
                    help="gguf: the ggml type of ultra-low blocks (default: the mapping table)")
     _add_calibration_arg(p)
     p.add_argument("--samples", type=int, default=64,

@@ -154,7 +154,8 @@ def cmd_plan(args: argparse.Namespace) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    """The task's metrics (``--task``, default shapes / TextVQA) under ``--plan``."""
+    """The task's metrics (``--task``, default shapes / TextVQA) under ``--plan``, in PyTorch
+    or (``--engine llamacpp``) in llama.cpp from the plan's GGUF."""
     from luq.plan import BitPlan
     from luq.tasks import load_docs, run_task, write_predictions
 
@@ -162,8 +163,12 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     task = args.task or default_task(args.model)
     docs = load_docs(task, args.data, args.n or None)  # before the model: fail fast
     session = _session(args.model)
-    result = session.run(plan, lambda m: run_task(m.model, m.processor, task, docs,
-                                                  args.batch_size, progress))
+    if getattr(args, "engine", "torch") == "llamacpp":
+        result, engine_report = _eval_llamacpp(session, plan, task, docs, args)
+    else:
+        result = session.run(plan, lambda m: run_task(m.model, m.processor, task, docs,
+                                                      args.batch_size, progress))
+        engine_report = {}
     predictions = result.pop("predictions")
     if args.predictions_out:
         write_predictions(args.predictions_out, {p["doc_id"]: p["prediction"]
@@ -171,7 +176,35 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     report = session.memory(plan)
     return {"model": args.model, "task": task, "data": args.data, **result,
             "memory_bytes": report.total_bytes, "avg_bits": round(report.avg_bits, 4),
-            **session.resident(plan)}
+            **(engine_report or session.resident(plan))}
+
+
+def _eval_llamacpp(session, plan, task: str, docs, args: argparse.Namespace) -> tuple[dict, dict]:
+    """Answers through llama.cpp: the plan (full precision when None: F16) as GGUF + mmproj."""
+    from luq.deploy import GGUFStore, llamacpp_answerer
+    from luq.plan import BitPlan
+    from luq.quant.spec import FULL_PRECISION
+    from luq.tasks import run_task
+
+    plan = plan or BitPlan.uniform(session.block_names, FULL_PRECISION)
+    store = GGUFStore(session, args.gguf_dir, args.ultra_low, engines=1,
+                      n_threads=args.threads)
+    try:
+        export = store.export(plan, progress)
+        if export.mmproj is None:
+            raise SystemExit(f"{args.model}: no mmproj GGUF ({'; '.join(export.notes)}): "
+                             "llama.cpp cannot answer image questions with this model")
+        engine = store.engine(plan)
+        answers: list = []
+        answer = llamacpp_answerer(engine, session.loaded.processor, answers)
+        result = run_task(None, None, task, docs, args.batch_size, progress, answer=answer)
+        report = engine.report(answers)
+        report.pop("answers")
+        return result, {"engine": "llama.cpp", "gguf": str(export.model),
+                        "mmproj": str(export.mmproj), "block_types": export.block_types,
+                        "notes": export.notes, **report}
+    finally:
+        store.close()
 
 
 def cmd_score(args: argparse.Namespace) -> dict:
@@ -220,15 +253,16 @@ def cmd_export(args: argparse.Namespace) -> dict:
 def _export_gguf(session, plan, args: argparse.Namespace) -> dict:
     """The float model (ggml quantizes it), with an importance matrix from the session's
     calibration source."""
-    from luq.calibration import CalibrationConfig, calibration_batches
+    from luq.deploy import example_question, session_imatrix
     from luq.export.gguf import export_gguf
 
     def export(loaded):
-        batches = calibration_batches(loaded.processor, session.source.rows,
-                                      session.source.text_prompts,
-                                      CalibrationConfig(args.samples))
-        return export_gguf(loaded.model, plan, args.out, loaded.processor, batches,
-                           ultra_low=args.ultra_low, progress=progress)
+        imatrix = session_imatrix(session, plan, args.samples, progress)
+        return export_gguf(loaded.model, plan, args.out, loaded.processor, imatrix=imatrix,
+                           ultra_low=args.ultra_low, question=example_question(session.name),
+                           progress=progress)
 
     result = session.run(None, export).to_dict()
     return {"format": "gguf", **result, "accounted_bytes": session.memory(plan).total_bytes}
+
+

@@ -215,6 +215,13 @@ class Session:
         """Every block at ``spec``."""
         return BitPlan.uniform(self.block_names, spec)
 
+    def budget_range(self, high: QuantSpec, low: QuantSpec) -> tuple[int, int, int]:
+        """(every block ``low``, the default budget, full precision) in bytes; the default is
+        halfway between every block ``low`` and every block ``high``."""
+        lo = self.memory(self.uniform(low)).total_bytes
+        return lo, (lo + self.memory(self.uniform(high)).total_bytes) // 2, \
+            self.memory(None).total_bytes
+
     # -- curves ------------------------------------------------------------------------------
 
     def curve(self, order: str, high: QuantSpec, low: QuantSpec, measure: bool = True,

@@ -101,12 +101,46 @@ def test_export_writes_every_format(env, profile, tmp_path):
     assert folder["bytes"] > 0
 
 
-def test_gguf_export_of_the_embedded_model_says_why_it_cannot_convert(env, profile, tmp_path):
-    """Its word-level tokenizer is not one llama.cpp can reproduce (issue: second edition)."""
+def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profile, tmp_path):
+    """``export --format gguf``: the text model at the plan's types, the CLIP tower as an
+    mmproj, a README naming both; the files load and answer in llama.cpp."""
+    from luq.embedded import load_split
+    from luq.engines.llamacpp import LlamaCppModel
+
     plan_path = tmp_path / "plan.json"
     _run(env, "plan", "--profile", str(profile), "--budget-mb", "2.3", "--out", str(plan_path))
-    r = subprocess.run([sys.executable, "-m", "luq", "export", "--plan", str(plan_path),
-                        "--format", "gguf", "--samples", "4", "--out", str(tmp_path / "gguf")],
-                       capture_output=True, text=True, env=env, timeout=600)
-    assert r.returncode == 2
-    assert "word-level tokenizer" in r.stderr.strip().splitlines()[-1]
+    out = _run(env, "export", "--plan", str(plan_path), "--format", "gguf", "--samples", "8",
+               "--out", str(tmp_path / "gguf"))
+    n_low = json.loads(plan_path.read_text())["layers"]
+    low_blocks = {str(i) for i, a in enumerate(n_low) if a["spec"]["bits"] == 1}
+    assert low_blocks and {k for k, t in out["block_types"].items() if t == "IQ1_M"} == low_blocks
+    readme = (tmp_path / "gguf" / "README.md").read_text()
+    model, mmproj = out["model"], out["mmproj"]
+    assert f"-m {os.path.basename(model)} --mmproj {os.path.basename(mmproj)}" in readme
+    row = load_split("test", 1)[0]
+    with LlamaCppModel(model, mmproj) as engine:
+        reply = engine.answer(row["question"], row["image"], max_tokens=3)
+    assert reply.text.strip() and reply.prompt_tokens > 16  # the image's 16 tokens + question
+    # the README's own Python lines, run as a user would, in the folder with a picture
+    snippet = readme.split("```python\n")[1].split("```")[0]
+    assert "what color is the circle ?" in snippet
+    row["image"].save(tmp_path / "gguf" / "picture.png")
+    r = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path / "gguf",
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from luq.embedded import COLORS
+    assert r.stdout.strip().split()[-1] in COLORS  # a colour for a colour question
+
+
+def test_eval_in_llamacpp_reports_accuracy_size_memory_and_speed(env, profile, tmp_path):
+    plan_path = tmp_path / "plan.json"
+    _run(env, "plan", "--profile", str(profile), "--budget-mb", "2.3", "--out", str(plan_path))
+    torch_run = _run(env, "eval", "--plan", str(plan_path), "--n", "60")
+    engine_run = _run(env, "eval", "--engine", "llamacpp", "--plan", str(plan_path), "--n", "60",
+                      "--gguf-dir", str(tmp_path / "gguf"))
+    assert engine_run["engine"] == "llama.cpp" and engine_run["n"] == 60
+    assert engine_run["file_bytes"] == sum(
+        os.path.getsize(engine_run[k]) for k in ("gguf", "mmproj"))
+    assert engine_run["rss_after_load_bytes"] > 0 and engine_run["decode_tok_s"] > 0
+    assert engine_run["prompt_tok_s"] > 0
+    assert abs(engine_run["accuracy"] - torch_run["accuracy"]) <= 0.1, (engine_run, torch_run)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from luq.embedded.model import IMAGE_TOKEN, IMAGE_TOKENS, PATCH_SIZE
+from luq.embedded.model import IMAGE_TOKEN, IMAGE_TOKENS, PATCH_SIZE, word_id
 from luq.embedded.render import (
     COLORS,
     POSITIONS,
@@ -169,7 +169,7 @@ def vqa_batch(rng: random.Random, processor, size: int, turns: int = 1,
         enc = tok(expanded, padding=True, return_tensors="pt")
     finally:
         tok.padding_side = side
-    labels = answer_labels(enc["input_ids"], *tok.convert_tokens_to_ids(["assistant", ":"]),
+    labels = answer_labels(enc["input_ids"], word_id(tok, "assistant"), word_id(tok, ":"),
                            tok.eos_token_id)
     inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
               "pixel_values": pixels(images, processor)}

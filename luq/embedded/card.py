@@ -6,7 +6,7 @@ from pathlib import Path
 
 from transformers import LlavaConfig
 
-from luq.embedded.render import COLORS, SHAPES
+from luq.embedded.render import COLORS, SHAPES, SIZE_RANGES, SIZES
 
 
 def _percent(x: float) -> str:
@@ -35,15 +35,29 @@ def write_model_card(out: Path, config: LlavaConfig, summary: dict) -> Path:
 {v.patch_size} -> {(v.image_size // v.patch_size) ** 2} image tokens), a 2-layer GELU
 projector and a Llama decoder (hidden {t.hidden_size}, intermediate {t.intermediate_size},
 **{t.num_hidden_layers} layers**, {t.num_attention_heads} heads);
-{summary["parameters"] / 1e6:.2f} M parameters, stored in fp16 safetensors. A word-level
-tokenizer ({t.vocab_size} tokens) and a `LlavaProcessor` with a chat template
-(`user : <image> question assistant : answer <eos>`). It loads with `AutoProcessor` and
-`AutoModelForImageTextToText.from_pretrained` from this folder, offline.
+{summary["parameters"] / 1e6:.2f} M parameters, stored in fp16 safetensors. A SentencePiece
+BPE tokenizer ({t.vocab_size} pieces, every known word one piece; `tokenizer.model`, and the
+same pieces and merges as `tokenizer.json`, which also lowercases) and a `LlavaProcessor`
+with a chat template (`user :<image>question assistant : answer<eos>`). It loads with
+`AutoProcessor` and `AutoModelForImageTextToText.from_pretrained` from this folder, offline.
+
+**llama.cpp.** `convert_hf_to_gguf.py` converts the language model (a SentencePiece
+"llama" vocabulary); the CLIP tower and projector go llama.cpp's LLaVA-1.5 route as an
+`mmproj` GGUF (projector type `mlp`; `python -m luq export --format gguf` writes both, with a
+README of `llama-mtmd-cli` / `llama-server` lines). llama.cpp does not lowercase: send it
+lowercase questions.
 
 **Data.** Procedurally generated {v.image_size}x{v.image_size} pictures of 1-3 objects
 ({len(COLORS)} colours: {", ".join(COLORS)}; {len(SHAPES)} shapes: {", ".join(SHAPES)};
-small or large; left / middle / right), with one-word answers (`luq/embedded/`). Training draws
-fresh scenes every step; the test split (its own seed) is never seen.
+small or large; left / middle / right), with one-word answers (`luq/embedded/`), drawn in
+styles sampled per picture: backgrounds of any lightness (light, mid-grey, dark) with a
+little tint, noise or a gradient; filled or outlined shapes (lines 1-3 px); sizes spread over
+{SIZE_RANGES["small"][0]:g}-{SIZE_RANGES["small"][1]:g}x (small, nominal {SIZES["small"]} px)
+and {SIZE_RANGES["large"][0]:g}-{SIZE_RANGES["large"][1]:g}x (large, nominal {SIZES["large"]}
+px), ranges that never meet; up to 5.5 px of jitter within a slot; colours shifted by up to
+30 per channel; canvases of 64 to 256 px resized to {v.image_size}. One picture in five is in
+the first edition's style (light, filled, nominal sizes). Training draws fresh scenes every
+step; the test split (its own seed, the same style mix) is never seen.
 
 **Training** (seed {summary["seed"]}, batch {summary["batch"]}, CPU,
 {summary["threads"]} threads, {summary["wall_seconds"] / 60:.1f} min wall time on a 2-core

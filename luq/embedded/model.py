@@ -7,7 +7,7 @@ processor, a ``LlavaProcessor`` with a chat template, and a ``LlavaConfig``. Tra
 
 from __future__ import annotations
 
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import (
     CLIPImageProcessorPil,
     CLIPVisionConfig,
@@ -26,21 +26,33 @@ PATCH_SIZE = 16
 IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2  # CLS dropped ("default" feature strategy)
 IMAGE_TOKEN = "<image>"
 SPECIAL = ["<pad>", "<unk>", "<bos>", "<eos>", IMAGE_TOKEN]
+# No space between "user :", the image and the question: a special token splits the text,
+# and each piece after it gets one word-boundary mark ("▁") in transformers and llama.cpp alike.
+# Content may also be one string (llama.cpp passes the image as its media marker in front of
+# the question: "<__media_...__>what ...").
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'user' %}user :"
+    "{% if message['content'] is string %}"
+    "{% if not message['content'].startswith('<') %} {% endif %}{{ message['content'] }}"
+    "{% else %}"
+    "{% set image = namespace(last=false) %}"
     "{% for c in message['content'] %}"
-    "{% if c['type'] == 'image' %} <image>{% else %} {{ c['text'] }}{% endif %}"
-    "{% endfor %} "
+    "{% if c['type'] == 'image' %}<image>{% set image.last = true %}"
+    "{% else %}{% if not image.last %} {% endif %}{{ c['text'] }}{% set image.last = false %}"
+    "{% endif %}{% endfor %}"
+    "{% endif %} "
     "{% else %}assistant :"
-    "{% for c in message['content'] %} {{ c['text'] }}{% endfor %} <eos> "
+    "{% if message['content'] is string %} {{ message['content'] }}{% else %}"
+    "{% for c in message['content'] %} {{ c['text'] }}{% endfor %}{% endif %}<eos>"
     "{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}assistant :{% endif %}"
 )
+WORD_MARK = "\u2581"  # SentencePiece's word-boundary mark
 
 
 def vocabulary() -> list[str]:
-    """Every word the model reads or writes, special tokens first."""
+    """Every word the model reads or writes (each one token), special tokens first."""
     words = {"user", ":", "assistant", ",", "?", ".", "describe", "image", "the"}
     words |= {*COLORS, *SHAPES, *SIZES, *POSITIONS, *COUNT_WORDS}
     for prompt in text_prompts():
@@ -48,27 +60,84 @@ def vocabulary() -> list[str]:
     return SPECIAL + sorted(words - set(SPECIAL))
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
-    """Word-level tokenizer: lowercase, split on whitespace and punctuation, ``<bos>`` first."""
-    vocab = {w: i for i, w in enumerate(vocabulary())}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+def word_id(tokenizer, word: str) -> int:
+    """Id of the single token that spells ``word`` after a space."""
+    return tokenizer.convert_tokens_to_ids(WORD_MARK + word)
+
+
+def sentencepiece_model() -> bytes:
+    """Trains the embedded model's SentencePiece BPE (``tokenizer.model``), deterministically.
+
+    Trained on every word of :func:`vocabulary` in the chat format, it ends with each word as
+    one piece (``"▁red"``), single letters for anything else, no byte fallback: what
+    llama.cpp's converter takes as a SentencePiece ("llama") vocabulary.
+    """
+    import io
+
+    import sentencepiece as spm
+
+    words = [w for w in vocabulary() if w not in SPECIAL]
+    lines = ["user : " + " ".join(words), "assistant : " + " ".join(reversed(words))]
+    lines += [" ".join(words[i:] + words[:i]) for i in range(len(words))]
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789'-!"
+    lines += [" ".join(letters)]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, vocab_size=1000, model_type="bpe",
+        hard_vocab_limit=False, byte_fallback=False, character_coverage=1.0,
+        pad_id=0, unk_id=1, bos_id=2, eos_id=3, pad_piece="<pad>", unk_piece="<unk>",
+        bos_piece="<bos>", eos_piece="<eos>", user_defined_symbols=[IMAGE_TOKEN],
+        normalization_rule_name="identity", add_dummy_prefix=True, num_threads=1,
+        minloglevel=2)
+    return model.getvalue()
+
+
+def _bpe_of(spm_model: bytes) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Pieces and merges of a SentencePiece BPE, merges ranked by the merged piece's score
+    (what transformers' ``SentencePieceExtractor`` does, without needing protobuf)."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_proto=spm_model)
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    merges = []
+    for piece, i in vocab.items():
+        if sp.is_control(i) or sp.is_unknown(i) or sp.is_unused(i) or len(piece) < 2:
+            continue
+        pairs = [(piece[:k], piece[k:]) for k in range(1, len(piece))
+                 if piece[:k] in vocab and piece[k:] in vocab]
+        merges += [(sp.get_score(i), vocab[a], vocab[b], a, b) for a, b in pairs]
+    merges.sort(key=lambda m: (-m[0], m[1], m[2]))
+    return vocab, [(a, b) for *_, a, b in merges]
+
+
+def build_tokenizer(spm_model: bytes | None = None) -> PreTrainedTokenizerFast:
+    """The transformers tokenizer of :func:`sentencepiece_model` (its pieces and merges).
+
+    It lowercases first (llama.cpp, reading ``tokenizer.model``, does not: send it lowercase
+    text); otherwise both split every text the same way, with ``<bos>`` first.
+    """
+    vocab, merges = _bpe_of(spm_model or sentencepiece_model())
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True,
+                               byte_fallback=False))
     tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=WORD_MARK, prepend_scheme="always",
+                                                 split=False)
+    tok.decoder = decoders.Metaspace(replacement=WORD_MARK, prepend_scheme="always", split=False)
     tok.post_processor = processors.TemplateProcessing(
         single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", vocab["<bos>"])])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>",
-                                   bos_token="<bos>", eos_token="<eos>",
+                                   bos_token="<bos>", eos_token="<eos>", add_bos_token=True,
                                    extra_special_tokens={"image_token": IMAGE_TOKEN})
     fast.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
     return fast
 
 
-def build_processor() -> LlavaProcessor:
+def build_processor(spm_model: bytes | None = None) -> LlavaProcessor:
     """Tokenizer + CLIP image processor (64x64, CLIP normalisation) + chat template."""
     image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
         do_center_crop=True, do_convert_rgb=True)
-    return LlavaProcessor(image_processor=image_processor, tokenizer=build_tokenizer(),
+    return LlavaProcessor(image_processor=image_processor, tokenizer=build_tokenizer(spm_model),
                           patch_size=PATCH_SIZE, vision_feature_select_strategy="default",
                           num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE,
                           image_token=IMAGE_TOKEN)

@@ -35,7 +35,14 @@ from transformers import LlavaForConditionalGeneration
 from luq.embedded import load_split
 from luq.embedded.batches import ATTRIBUTES, HEAD_SIZES, vision_batch, vqa_batch
 from luq.embedded.card import write_model_card
-from luq.embedded.model import EMBEDDED_DIR, PATCH_SIZE, build_config, build_processor
+from luq.embedded.model import (
+    EMBEDDED_DIR,
+    PATCH_SIZE,
+    build_config,
+    build_processor,
+    sentencepiece_model,
+    word_id,
+)
 from luq.evaluation import EvalResult, evaluate
 
 Log = Callable[[str], None]
@@ -160,9 +167,8 @@ def train_language(model, processor, rng: random.Random, steps: int, batch: int,
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     history = []
     tok = processor.tokenizer
-    key_ids = torch.tensor(tok.convert_tokens_to_ids(
-        [w for values in ATTRIBUTES.values() for w in values]))
-    user_id = tok.convert_tokens_to_ids("user")
+    key_ids = torch.tensor([word_id(tok, w) for values in ATTRIBUTES.values() for w in values])
+    user_id = word_id(tok, "user")
     for step in range(steps):
         model.train()
         b = vqa_batch(rng, processor, batch, turns, caption_share)
@@ -190,7 +196,7 @@ def train_language(model, processor, rng: random.Random, steps: int, batch: int,
     return history
 
 
-def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (1500, 2000, 1500),
+def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (4000, 2200, 2000),
           batch: int = 32, lrs: tuple[float, float, float] = (2e-3, 2e-3, 1e-3),
           turns: int = 5, caption_share: float = 0.3, attention_weight: float = 1.0,
           log: Log = lambda _: None) -> dict:
@@ -213,7 +219,8 @@ def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (1500, 2000, 1
     """
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    processor = build_processor()
+    spm_model = sentencepiece_model()
+    processor = build_processor(spm_model)
     model = LlavaForConditionalGeneration(build_config(processor.tokenizer))
     if attention_weight > 0:
         model.set_attn_implementation("eager")  # attention weights for the guidance
@@ -240,6 +247,7 @@ def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (1500, 2000, 1
     out.mkdir(parents=True, exist_ok=True)
     model.eval().half().save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
+    (out / "tokenizer.model").write_bytes(spm_model)  # what llama.cpp's converter reads
     model.float()  # the shipped fp16 weights, as readers load them in fp32
     log("scoring the test split")
     summary = {"seed": seed, "steps": list(steps), "batch": batch, "lrs": list(lrs),
@@ -257,9 +265,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=EMBEDDED_DIR)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--vision-steps", type=int, default=1500)
-    ap.add_argument("--language-steps", type=int, default=2000)
-    ap.add_argument("--joint-steps", type=int, default=1500)
+    ap.add_argument("--vision-steps", type=int, default=4000)
+    ap.add_argument("--language-steps", type=int, default=2200)
+    ap.add_argument("--joint-steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--turns", type=int, default=5, help="questions per image in a chat")
     ap.add_argument("--attention-weight", type=float, default=1.0,

@@ -107,3 +107,121 @@ def sentencepiece_tokenizer(folder: str | Path, sentences: list[str], vocab_size
     Path(folder).mkdir(parents=True, exist_ok=True)
     (Path(folder) / "tokenizer.model").write_bytes(model.getvalue())
     return Path(folder)
+
+
+
+def _clip_tensor_name(name: str) -> str:
+    """The GGUF name llama.cpp's LLaVA-1.5 route gives a CLIP-tower tensor (``v.blk.0.attn_q.
+    weight``; CLIP's ``fc1`` is ``ffn_down`` there), as its legacy converter maps it."""
+    for old, new in (("vision_model.", "v."), ("encoder.layers", "blk"), ("embeddings.", ""),
+                     ("_proj", ""), ("self_attn.", "attn_"), ("layer_norm", "ln"),
+                     ("mlp.fc1", "ffn_down"), ("mlp.fc2", "ffn_up"), ("embedding", "embd"),
+                     ("pre_layrnorm", "pre_ln")):
+        name = name.replace(old, new)
+    return name
+
+
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+
+
+def convert_llava_mmproj(folder: str | Path, outfile: str | Path, outtype: str = "f16") -> Path:
+    """:func:`write_llava_mmproj` of a ``save_pretrained`` LLaVA folder (loaded in fp32)."""
+    import torch
+    from transformers import AutoConfig, AutoImageProcessor, LlavaForConditionalGeneration
+
+    if AutoConfig.from_pretrained(folder).model_type != "llava":
+        raise ConversionError(f"{folder} is not a LLaVA; use convert_hf_to_gguf(mmproj=True)")
+    model = LlavaForConditionalGeneration.from_pretrained(folder, dtype=torch.float32)
+    processor = AutoImageProcessor.from_pretrained(folder)
+    return write_llava_mmproj(model, outfile, outtype, processor.image_mean,
+                              processor.image_std, Path(folder).name)
+
+
+def write_llava_mmproj(model, outfile: str | Path, outtype: str = "f16",
+                       image_mean=CLIP_MEAN, image_std=CLIP_STD, name: str = "mmproj") -> Path:
+    """The vision side of a LLaVA-1.5-style model (CLIP tower + MLP projector) as an
+    ``mmproj`` GGUF that llama.cpp's ``mtmd`` loads (projector type ``mlp``).
+
+    ``convert_hf_to_gguf.py --mmproj`` has no CLIP-tower support. llama.cpp converts LLaVA-1.5
+    with ``tools/mtmd/legacy-models/convert_image_encoder_to_gguf.py``, which no longer runs
+    with transformers 5 (``CLIPVisionModel`` lost its ``vision_model`` attribute); this writes
+    the same file with gguf-py: the same keys and tensor names, 2-D weights f16 unless
+    ``f32``, the patch convolution f16 always (as that script: ggml's convolution takes f16
+    kernels), norms, biases and embeddings f32; the tower's post-layernorm left out, and
+    ``clip.vision.feature_layer`` set from the model's ``vision_feature_layer`` so that
+    llama.cpp reads the hidden state the model reads.
+
+    Args:
+        model: a ``LlavaForConditionalGeneration`` (only its tower and projector are read).
+        outfile: the GGUF to write.
+        outtype: ``f32`` or ``f16``.
+        image_mean / image_std: the image processor's normalisation.
+        name: ``general.name``.
+
+    Raises:
+        ConversionError: not a LLaVA with a CLIP tower and a two-layer MLP projector.
+    """
+    import gguf
+    import numpy as np
+
+    if outtype not in ("f32", "f16"):
+        raise ValueError(f"outtype must be f32 or f16, got {outtype!r}")
+    config = model.config
+    vision = getattr(config, "vision_config", None)
+    if config.model_type != "llava" or vision is None or vision.model_type != "clip_vision_model":
+        raise ConversionError(f"{name} is not a LLaVA with a CLIP tower "
+                              f"({config.model_type}); use convert_hf_to_gguf(mmproj=True)")
+    layer = config.vision_feature_layer
+    if not isinstance(layer, int):
+        raise ConversionError(f"only one vision_feature_layer is supported, got {layer}")
+    feature_layer = layer if layer >= 0 else vision.num_hidden_layers + layer + 1
+    tower = model.model.vision_tower.state_dict()
+    projector = model.model.multi_modal_projector.state_dict()
+    if set(projector) != {"linear_1.weight", "linear_1.bias", "linear_2.weight", "linear_2.bias"}:
+        raise ConversionError(f"{name}: the projector is not a two-layer MLP: {sorted(projector)}")
+
+    vk = "clip.vision"
+    writer = gguf.GGUFWriter(str(outfile), arch="clip")
+    try:
+        writer.add_bool("clip.has_text_encoder", False)
+        writer.add_bool("clip.has_vision_encoder", True)
+        writer.add_bool("clip.has_llava_projector", True)
+        writer.add_file_type(0 if outtype == "f32" else 1)
+        writer.add_name(name)
+        writer.add_description("image encoder for LLaVA")
+        writer.add_string("clip.projector_type", "mlp")
+        writer.add_uint32(f"{vk}.image_size", vision.image_size)
+        writer.add_uint32(f"{vk}.patch_size", vision.patch_size)
+        writer.add_uint32(f"{vk}.embedding_length", vision.hidden_size)
+        writer.add_uint32(f"{vk}.feed_forward_length", vision.intermediate_size)
+        writer.add_uint32(f"{vk}.projection_dim", getattr(vision, "projection_dim", 0) or 0)
+        writer.add_uint32(f"{vk}.attention.head_count", vision.num_attention_heads)
+        writer.add_float32(f"{vk}.attention.layer_norm_epsilon", vision.layer_norm_eps)
+        writer.add_uint32(f"{vk}.block_count", feature_layer)
+        writer.add_array(f"{vk}.feature_layer", [feature_layer])
+        writer.add_array(f"{vk}.image_mean", [float(x) for x in image_mean])
+        writer.add_array(f"{vk}.image_std", [float(x) for x in image_std])
+        writer.add_bool("clip.use_gelu", vision.hidden_act == "gelu")  # else quick GELU
+
+        def add(tensor_name: str, tensor) -> None:
+            data = tensor.detach().float().cpu().squeeze().numpy()
+            half = data.ndim == 4 or (outtype == "f16" and data.ndim == 2
+                                      and tensor_name.endswith(".weight"))
+            writer.add_tensor(tensor_name, data.astype(np.float16 if half else np.float32))
+
+        for gguf_name, key in (("mm.0", "linear_1"), ("mm.2", "linear_2")):
+            add(f"{gguf_name}.weight", projector[f"{key}.weight"])
+            add(f"{gguf_name}.bias", projector[f"{key}.bias"])
+        for tensor_name, tensor in tower.items():
+            parts = tensor_name.split(".")
+            if "post_layernorm" in tensor_name or tensor_name.endswith("position_ids"):
+                continue
+            if "layers" in parts and int(parts[parts.index("layers") + 1]) >= feature_layer:
+                continue  # layers after the one the model reads
+            add(_clip_tensor_name("vision_model." + tensor_name), tensor)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+    finally:
+        writer.close()
+    return Path(outfile)

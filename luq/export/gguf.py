@@ -21,18 +21,16 @@ import torch
 from torch import nn
 
 from luq.engines import ggml
-from luq.engines.convert import convert_hf_to_gguf
+from luq.engines.convert import convert_hf_to_gguf, write_llava_mmproj
 from luq.export import rules
+from luq.export.readme import readme
 from luq.plan import BitPlan
 from luq.progress import Progress
 from luq.quant.linear import QuantLinear
 
-# Where the converter takes the vision tower (--mmproj), by config.model_type.
+# Where the converter takes the vision tower (--mmproj), by config.model_type; LLaVA's CLIP
+# tower goes llama.cpp's LLaVA-1.5 route instead (convert_llava_mmproj).
 MMPROJ_TYPES = ("qwen2_5_vl", "qwen2_vl", "idefics3", "smolvlm")
-_NO_MMPROJ = {"llava": (
-    "no mmproj: convert_hf_to_gguf.py --mmproj takes only Pixtral-style LLaVA towers, not "
-    "LLaVA's CLIP (llama.cpp's legacy tools/mtmd/legacy-models/llava_surgery_v2.py + "
-    "convert_image_encoder_to_gguf.py convert it); the language model runs text-only")}
 # Text architectures the converter reads from text_config (hub SmolVLM configs carry it).
 _TEXT_ARCHS = {"idefics3": "VLlama3ForCausalLM", "smolvlm": "VLlama3ForCausalLM"}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
@@ -68,8 +66,20 @@ class GGUFExport:
     tensor_types: dict[str, str] = field(repr=False)
     notes: list[str]
 
+    def stored_block_types(self) -> dict[int, str]:
+        """The types each decoder block's weights are stored as (``"Q4_0+Q8_0"`` when they
+        differ), which can differ from ``block_types`` where a row length needed another."""
+        found: dict[int, set[str]] = {}
+        for name, qtype in self.tensor_types.items():
+            parts = name.split(".")
+            if parts[0] == "blk" and qtype not in ("F32",):
+                found.setdefault(int(parts[1]), set()).add(qtype)
+        return {i: "+".join(sorted(t)) for i, t in sorted(found.items())}
+
     def to_dict(self) -> dict:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        out = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        out["stored_block_types"] = self.stored_block_types()
+        return out
 
 
 def block_types(plan: BitPlan, ultra_low: str | None = None) -> dict[int, str]:
@@ -157,6 +167,11 @@ def _save_folder(model: nn.Module, folder: Path, processor, tokenizer_dir) -> No
     model.save_pretrained(folder)
     if processor is not None:
         processor.save_pretrained(folder)
+    # save_pretrained of a fast tokenizer leaves out the SentencePiece model the converter
+    # reads: take it from the folder the model was loaded from
+    source = Path(str(getattr(model.config, "_name_or_path", "") or "")) / "tokenizer.model"
+    if tokenizer_dir is None and source.is_file() and not (folder / "tokenizer.model").exists():
+        shutil.copy(source, folder / "tokenizer.model")
     if tokenizer_dir is not None:
         for name in _TOKENIZER_FILES:
             (folder / name).unlink(missing_ok=True)
@@ -179,11 +194,15 @@ def _convert(model: nn.Module, out: Path, name: str, outtype: str, processor, to
         if progress:
             progress(0, 1, "convert_hf_to_gguf.py")
         convert_hf_to_gguf(tmp, base, outtype)
+        mm_out = out / f"mmproj-{name}-f16.gguf"
         if mmproj and model_type in MMPROJ_TYPES:
-            mm_path = convert_hf_to_gguf(tmp, out / f"mmproj-{name}-f16.gguf", "f16", mmproj=True)
+            mm_path = convert_hf_to_gguf(tmp, mm_out, "f16", mmproj=True)
+        elif mmproj and model_type == "llava":
+            ip = getattr(processor, "image_processor", None)
+            norm = (ip.image_mean, ip.image_std) if ip is not None else ()
+            mm_path = write_llava_mmproj(model, mm_out, "f16", *norm, name=name)
         elif mmproj and hasattr(model.config, "vision_config"):
-            notes.append(_NO_MMPROJ.get(model_type, f"no mmproj: the converter does not take "
-                                                    f"{model_type}'s vision tower"))
+            notes.append(f"no mmproj: the converter does not take {model_type}'s vision tower")
     return base, mm_path
 
 
@@ -192,6 +211,7 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
                 ultra_low: str | None = None, mmproj: bool = True, outtype: str = "f16",
                 keep_base: bool = False, base: str | Path | None = None,
                 tokenizer_dir: str | Path | None = None, name: str = "model",
+                question: str = "Describe the image.",
                 progress: Progress | None = None) -> GGUFExport:
     """Exports ``model`` as a GGUF whose decoder blocks take ``plan``'s types.
 
@@ -212,6 +232,7 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
             skipped (an ``mmproj-*.gguf`` beside it is reused) and it is kept.
         tokenizer_dir: a folder whose tokenizer files replace the processor's.
         name: file stem.
+        question: the example question of the README's command lines.
 
     Raises:
         GGUFExportError: a plan block is quantized in ``model`` already, or a type needs an
@@ -265,34 +286,10 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
         base.unlink()
     if fallen:
         notes.append(f"{len(fallen)} tensors have rows their planned type's blocks do not "
-                     f"divide and fell back as llama-quantize does (e.g. {fallen[0]})")
+                     f"divide and fell back (to a type of the same size where one exists, else "
+                     f"as llama-quantize does; e.g. {fallen[0]})")
     result = GGUFExport(path, mm_path, base if keep_base else None, out / "README.md",
                         path.stat().st_size, mm_path.stat().st_size if mm_path else 0, types,
                         tensor_types, notes)
-    result.readme.write_text(readme(result, plan))
+    result.readme.write_text(readme(result, plan, question))
     return result
-
-
-def readme(export: GGUFExport, plan: BitPlan) -> str:
-    """README.md text: how to run the files, and the type of every decoder block."""
-    m, mm = export.model.name, export.mmproj.name if export.mmproj else None
-    types = export.tensor_types
-    lines = [f"# {m}", "", "A LUQ mixed-precision GGUF: each decoder block at its own ggml type "
-             f"(token_embd {types.get('token_embd.weight')}, output "
-             f"{types.get('output.weight', 'tied to token_embd')}, norms F32).", "", "## Run", "",
-             "```sh"]
-    if mm:
-        lines += [f"llama-mtmd-cli -m {m} --mmproj {mm} --image picture.png "
-                  "-p 'Describe the image.' -t 2",
-                  f"llama-server -m {m} --mmproj {mm} -t 2 --port 8080"]
-    else:
-        lines += [f"llama-cli -m {m} -p 'Hello' -n 32 -t 2",
-                  f"llama-server -m {m} -t 2 --port 8080"]
-    lines += ["```", "", f"Files: `{m}` ({export.model_bytes / 2**20:.1f} MiB)"
-              + (f", `{mm}` ({export.mmproj_bytes / 2**20:.1f} MiB)" if mm else ""), "",
-              "## Decoder blocks", "", "| block | LUQ setting | GGUF type |", "|---|---|---|"]
-    lines += [f"| {rules.block_index(a.name)} | {a.spec.label} | "
-              f"{export.block_types[rules.block_index(a.name)]} |" for a in plan.layers]
-    if export.notes:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in export.notes]
-    return "\n".join(lines) + "\n"

@@ -44,6 +44,10 @@ _FALLBACK = {"IQ1_S": "IQ4_NL", "IQ1_M": "IQ4_NL", "IQ2_XXS": "IQ4_NL", "IQ2_XS"
              "Q2_K": "Q4_0", "Q3_K": "Q4_0", "TQ1_0": "Q4_0", "TQ2_0": "Q4_0",
              "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
              "Q1_0": "Q4_0"}  # llama.cpp defines no Q1_0 fallback (it stops); Q4_0 here
+# A same-size type with a 32- or 128-weight block, for rows 256 does not divide (the embedded
+# model's 128- and 384-wide rows): llama.cpp's own fallback (IQ1_M -> IQ4_NL) would store an
+# ultra-low block at 4.5 bits, which is not the plan any more.
+_SAME_SIZE = {"IQ1_M": "Q1_0", "IQ1_S": "Q1_0", "Q4_K": "Q4_0", "Q5_K": "Q5_0"}
 _BLOCK = {"F32": 1, "F16": 1, "Q4_0": 32, "Q4_1": 32, "Q5_0": 32, "Q5_1": 32, "Q8_0": 32,
           "IQ4_NL": 32, "Q1_0": 128}  # every other type: 256-weight super-blocks
 
@@ -169,10 +173,19 @@ def gguf_tensor_type(name: str, block_types: dict[int, str], tied_output: bool =
     return qtype
 
 
-def fallback_type(qtype: str, n_per_row: int) -> str:
-    """``qtype``, or llama.cpp's fallback when its block does not divide the row length."""
+def fallback_type(qtype: str, n_per_row: int, keep_size: bool = True) -> str:
+    """``qtype``, or another type when its block does not divide the row length.
+
+    With ``keep_size``, a type of the same bits per weight and a smaller block where one
+    exists (IQ1_M/IQ1_S -> Q1_0, Q4_K -> Q4_0, Q5_K -> Q5_0); otherwise, and without
+    ``keep_size``, llama.cpp's own fallback (``tensor_type_fallback``: IQ1_M -> IQ4_NL,
+    Q4_K -> Q5_0, Q2_K -> Q4_0, Q6_K -> Q8_0).
+    """
     if n_per_row % _BLOCK.get(qtype, 256) == 0:
         return qtype
+    same = _SAME_SIZE.get(qtype) if keep_size else None
+    if same is not None and n_per_row % _BLOCK[same] == 0:
+        return same
     qtype = _FALLBACK.get(qtype, "F16")
     return qtype if n_per_row % _BLOCK.get(qtype, 256) == 0 else "F16"
 

@@ -28,20 +28,25 @@ def chat_prompt(processor, question: str, with_image: bool) -> str:
                                          add_generation_prompt=True, tokenize=False)
 
 
-def unknown_words(processor, text: str) -> list[str]:
-    """Words of ``text`` the model's tokenizer maps to its unknown token, in order.
+def unknown_words(processor, text: str, known: set[str] | None = None) -> list[str]:
+    """Words of ``text`` the model does not know, in order.
 
-    Only word-level vocabularies (the embedded model's) have unknown words; subword
-    tokenizers spell any word, so this returns ``[]`` for them.
+    With ``known`` (a closed vocabulary, like the embedded model's): every word not in it.
+    Otherwise the words the tokenizer maps (in part) to its unknown token; subword
+    tokenizers spell any word, so that is usually ``[]``.
     """
+    import re
+
+    words = re.findall(r"[\w']+|[^\w\s]", text)
+    if known is not None:
+        return list(dict.fromkeys(w for w in words if w not in known))
     tokenizer = getattr(processor, "tokenizer", processor)
     unk = getattr(tokenizer, "unk_token_id", None)
     if unk is None:
         return []
     out = []
-    for word in text.split():
-        ids = tokenizer(word, add_special_tokens=False)["input_ids"]
-        if unk in ids and word not in out:
+    for word in words:
+        if unk in tokenizer(word, add_special_tokens=False)["input_ids"] and word not in out:
             out.append(word)
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from luq.evaluation.answer import answer_batch
 from luq.progress import Progress
@@ -10,6 +11,8 @@ from luq.tasks.data import DOC_ID
 from luq.tasks.predictions import score_predictions
 from luq.tasks.registry import get_task
 from luq.tasks.task import Task
+
+Answerer = Callable[[list, list[str], int], list[str]]
 
 
 def _rows(docs, start: int, stop: int) -> list[dict]:
@@ -20,7 +23,8 @@ def _rows(docs, start: int, stop: int) -> list[dict]:
 
 
 def run_task(model, processor, task: Task | str, docs, batch_size: int = 8,
-             progress: Progress | None = None, max_new_tokens: int | None = None) -> dict:
+             progress: Progress | None = None, max_new_tokens: int | None = None,
+             answer: Answerer | None = None) -> dict:
     """Greedy answers to every document, scored by the task's rules.
 
     Each document's prompt is ``task.prompt(doc)`` with its image, answered by
@@ -34,6 +38,8 @@ def run_task(model, processor, task: Task | str, docs, batch_size: int = 8,
         batch_size: documents answered together.
         progress: ``progress(done, total, message)`` after each batch.
         max_new_tokens: overrides the task's decoding budget.
+        answer: answers a batch another way (``answer(images, prompts, max_new_tokens)`` ->
+            replies), e.g. through llama.cpp; ``model`` and ``processor`` are then unused.
 
     Returns:
         :func:`score_predictions`'s dict plus ``predictions`` (``[{"doc_id", "prediction"}]``,
@@ -56,9 +62,10 @@ def run_task(model, processor, task: Task | str, docs, batch_size: int = 8,
         if any(row.get("image") is None for row in rows):
             raise ValueError(f"{task.name}: a document in doc_id {ids[0]}..{ids[-1]} has no "
                              "image")
-        replies = answer_batch(model, processor, [row["image"] for row in rows],
-                               [task.prompt(row) for row in rows],
-                               max_new_tokens or task.max_new_tokens)
+        images, prompts = [row["image"] for row in rows], [task.prompt(row) for row in rows]
+        tokens = max_new_tokens or task.max_new_tokens
+        replies = (answer(images, prompts, tokens) if answer is not None
+                   else answer_batch(model, processor, images, prompts, tokens))
         predictions.update(zip(ids, replies))
         if progress:
             progress(min(n, start + batch_size), n, f"{task.name}: answering")

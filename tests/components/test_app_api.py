@@ -36,14 +36,16 @@ def _plan(client, budget_mb, compare=False, order=SETTINGS[2], rule="budget",
                           data, limit, api_name="/plan")
 
 
-def _answer(client, image, question, budget_mb=MID, order=SETTINGS[2]):
-    """The three answer cards (the word notice comes first and is dropped here)."""
-    return _ask(client, image, question, budget_mb, order)[1:]
+def _answer(client, image, question, budget_mb=MID, order=SETTINGS[2], engine=False):
+    """The PyTorch answer cards (the word notice comes first and is dropped here; the
+    llama.cpp card last, dropped unless ``engine``)."""
+    cards = _ask(client, image, question, budget_mb, order, engine)[1:]
+    return cards if engine else cards[:3]
 
 
-def _ask(client, image, question, budget_mb=MID, order=SETTINGS[2]):
+def _ask(client, image, question, budget_mb=MID, order=SETTINGS[2], engine=False):
     return client.predict(handle_file(image), question, budget_mb, *SETTINGS[:2], order,
-                          api_name="/answer")
+                          engine, api_name="/answer")
 
 
 def test_profile_endpoint(client):
@@ -88,12 +90,12 @@ def test_accuracy_floor_rule(client):
 def test_only_documented_endpoints_are_public(client):
     named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert named == {"/profile", "/sensitivity", "/plan", "/answer", "/load_model",
-                     "/what_fits"}
+                     "/what_fits", "/gguf"}
 
 
 def test_unknown_words_are_flagged_before_the_answers(client):
     notice, *cards = _ask(client, EXAMPLE, "what colour is the circle ?")
-    assert "does not know the word 'colour'" in notice and len(cards) == 3
+    assert "does not know the word 'colour'" in notice and len(cards) == 4
     notice, *_ = _ask(client, EXAMPLE, "what color is the circle ?")
     assert "does not know" not in notice and "Process RSS" in notice
 
@@ -121,6 +123,32 @@ def test_answer_endpoint_gives_three_answers(client):
     resident = [float(c.split(" MB resident")[0].split()[-1]) for c in cards]
     assert accounted[0] > accounted[1] > accounted[2]  # full > 4-bit > LUQ, as planned
     assert resident[0] > 0 and all(r > 0 for r in resident)
+
+
+def test_llamacpp_column_answers_with_the_plans_gguf(client):
+    """The fourth card: the LUQ plan exported as GGUF + mmproj, answering in llama.cpp."""
+    full, _four, luq, engine = _answer(client, EXAMPLE, "how many objects are there ?",
+                                       engine=True)
+    assert "LUQ in llama.cpp" in engine, engine
+    answer = engine.splitlines()[1].removeprefix("## ")
+    assert answer == full.splitlines()[1].removeprefix("## ")  # the example is easy
+    files = float(re.search(r"([\d.]+) MB of GGUF files", engine).group(1))
+    accounted = float(luq.split(" MB of weights")[0].split("· ")[-1])
+    assert 0.5 * accounted < files < 3 * accounted  # + embeddings, head, mmproj (fp16)
+    assert re.search(r"blocks .*(IQ1_M|Q1_0)", engine) and "MB RSS on load" in engine
+
+
+def test_gguf_download_is_the_plan_with_its_mmproj_and_readme(client):
+    import zipfile
+
+    plan = _plan(client, MID)[-1]
+    path = client.predict(plan, api_name="/gguf")
+    names = set(zipfile.ZipFile(path).namelist())
+    assert names == {"model-luq.gguf", "mmproj-model-f16.gguf", "README.md"}, names
+    readme = zipfile.ZipFile(path).read("README.md").decode()
+    assert "llama-mtmd-cli" in readme and "IQ1_M" in readme
+    with pytest.raises(Exception, match="Choose a plan first"):
+        client.predict({}, api_name="/gguf")
 
 
 @pytest.mark.parametrize("mode", ["CMYK", "P", "RGBA", "L", "LA", "1"])

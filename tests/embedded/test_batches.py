@@ -12,7 +12,7 @@ from luq.embedded.batches import (
     pixels,
     vqa_batch,
 )
-from luq.embedded.model import IMAGE_TOKENS, PATCH_SIZE, build_processor
+from luq.embedded.model import IMAGE_TOKENS, PATCH_SIZE, build_processor, word_id
 from luq.embedded.render import random_scene, render_with_mask
 from luq.models.prompting import chat_prompt
 
@@ -100,9 +100,8 @@ def test_attention_guidance_is_low_when_attention_is_on_target():
     batch = vqa_batch(random.Random(4), processor, 4, turns=2, caption_share=0.0)
     ids = batch.inputs["input_ids"]
     image_id = tok.convert_tokens_to_ids("<image>")
-    key_ids = torch.tensor(tok.convert_tokens_to_ids(
-        [w for values in ATTRIBUTES.values() for w in values]))
-    user_id = tok.convert_tokens_to_ids("user")
+    key_ids = torch.tensor([word_id(tok, w) for values in ATTRIBUTES.values() for w in values])
+    user_id = word_id(tok, "user")
     b, t = ids.shape
     uniform = torch.full((b, 2, t, t), 1.0 / t)
     layers = [uniform.clone() for _ in range(max(KEY_LAYER, ATTENTION_LAYER) + 1)]

@@ -57,3 +57,41 @@ def test_shipped_model_matches_the_training_sources(shipped):
                     "num_attention_heads", "vocab_size", "image_size", "patch_size"):
             assert ours[part].get(key) == theirs[part].get(key), (part, key)
     assert build_config(built.tokenizer).image_token_id == model.config.image_token_id
+
+
+def test_tokenizer_is_the_shipped_sentencepiece_model_and_spells_each_word_once():
+    """tokenizer.model (what llama.cpp's converter reads) is what the training script builds,
+    and transformers' tokenizer.json splits every prompt exactly as SentencePiece does."""
+    import sentencepiece as spm
+
+    from luq.embedded import text_prompts
+    from luq.embedded.model import SPECIAL, sentencepiece_model, vocabulary
+
+    shipped = (EMBEDDED_DIR / "tokenizer.model").read_bytes()
+    assert shipped == sentencepiece_model()  # reproducible by the script
+    processor = AutoProcessor.from_pretrained(EMBEDDED_DIR)
+    tok = processor.tokenizer
+    for word in vocabulary():
+        if word not in SPECIAL:
+            assert len(tok(word, add_special_tokens=False)["input_ids"]) == 1, word
+    sp = spm.SentencePieceProcessor(model_proto=shipped)
+    for text in [*text_prompts(), "user : what colour is it? zebra 42 assistant :"]:
+        ours = tok(text, add_special_tokens=False)["input_ids"]
+        assert ours == sp.encode(text), text
+    assert tok("What Color")["input_ids"] == tok("what color")["input_ids"]  # lowercases
+    assert tok("red")["input_ids"][0] == tok.bos_token_id
+
+
+def test_chat_template_takes_typed_parts_and_llamacpp_strings_alike():
+    processor = build_processor()
+
+    def render(content):
+        return processor.apply_chat_template([{"role": "user", "content": content}],
+                                             add_generation_prompt=True, tokenize=False)
+
+    typed = render([{"type": "image"}, {"type": "text", "text": "how many objects are there ?"}])
+    assert typed == "user :<image>how many objects are there ? assistant :"
+    # llama.cpp hands the image as its media marker in front of the question, one string
+    assert render("<image>how many objects are there ?") == typed
+    assert render([{"type": "text", "text": "describe the image ."}]) == \
+        render("describe the image .") == "user : describe the image . assistant :"

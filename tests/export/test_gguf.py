@@ -73,9 +73,16 @@ def test_tensor_types_follow_llama_quantize():
     assert rules.gguf_tensor_type("token_embd.weight", blocks, tied_output=True) == "Q6_K"
     assert rules.gguf_tensor_type("output.weight", blocks) == "Q6_K"
     assert rules.gguf_tensor_type("v.blk.1.attn_q.weight", blocks) is None
-    assert [rules.fallback_type(t, 64) for t in ("Q4_K", "IQ1_M", "Q1_0", "Q6_K", "F16")] == [
+    # llama-quantize's fallbacks
+    assert [rules.fallback_type(t, 64, keep_size=False)
+            for t in ("Q4_K", "IQ1_M", "Q1_0", "Q6_K", "F16")] == [
         "Q5_0", "IQ4_NL", "Q4_0", "Q8_0", "F16"]
-    assert rules.fallback_type("Q1_0", 128) == "Q1_0"
+    # ours keeps the size where a small-block type of the same bits exists
+    assert [rules.fallback_type(t, 128) for t in ("Q4_K", "IQ1_M", "Q1_0", "Q6_K", "Q2_K")] == [
+        "Q4_0", "Q1_0", "Q1_0", "Q8_0", "Q4_0"]
+    assert [rules.fallback_type(t, 384) for t in ("Q4_K", "IQ1_M", "Q5_K")] == [
+        "Q4_0", "Q1_0", "Q5_0"]
+    assert rules.fallback_type("IQ1_M", 64) == "IQ4_NL"  # Q1_0's 128 does not divide 64
 
 
 def test_imatrix_is_mean_square_input_per_linear():
@@ -175,14 +182,15 @@ def test_vlm_text_part_and_mmproj_run_in_llama_cpp(name, tmp_path):
     export = export_gguf(model, plan, tmp_path, processor, batches=batches,
                          tokenizer_dir=sp_tokenizer_dir(tmp_path / "tok", specials))
     types = read_types(export.model)
-    # 64-wide rows: llama-quantize's fallbacks (IQ1_M -> IQ4_NL, Q4_K -> Q5_0, Q6_K -> Q8_0)
-    assert types["blk.0.attn_q.weight"] == "IQ4_NL" and types["blk.2.attn_q.weight"] == "Q5_0"
+    # 64-wide rows: Q4_K -> Q4_0 (same size); IQ1_M -> IQ4_NL and Q6_K -> Q8_0 as llama.cpp
+    assert types["blk.0.attn_q.weight"] == "IQ4_NL" and types["blk.2.attn_q.weight"] == "Q4_0"
     assert types["blk.2.attn_v.weight"] == "Q8_0"
     assert any("fell back" in n for n in export.notes)
+    # LLaVA's CLIP tower goes llama.cpp's LLaVA-1.5 route (projector type "mlp")
+    fields = gguf.GGUFReader(export.mmproj).fields
+    assert fields["general.architecture"].contents() == "clip"
     if model.config.model_type == "llava":
-        assert export.mmproj is None and any("CLIP" in n for n in export.notes)
-    else:
-        assert gguf.GGUFReader(export.mmproj).fields["general.architecture"].contents() == "clip"
+        assert fields["clip.projector_type"].contents() == "mlp"
     with LlamaCppModel(export.model, export.mmproj) as engine:
         assert engine.answer("how many red circle", max_tokens=3, ignore_eos=True).decode_tokens
         assert engine.answer("how many", max_tokens=2, ignore_eos=True, chat=True).prompt_tokens

@@ -1,0 +1,106 @@
+"""The embedded model in llama.cpp: the default LUQ plan as GGUF + mmproj against PyTorch.
+
+    python -m benchmarks.embedded_gguf [--n 1000]
+
+For full precision (F16 GGUF), uniform 4-bit and the LUQ plan at the app's default budget:
+test-split accuracy in PyTorch and in llama.cpp (image + question in, answer out); the model
+GGUF's bytes against the plan's accounted bytes of the parts it holds (decoder, embeddings,
+head, norms), the mmproj's against the vision tower's and projector's, and the decoder
+blocks alone (llama.cpp's Q4_K_M puts some attn_v / ffn_down at Q6_K, Q8_0 on these short
+rows); RSS added by loading; llama.cpp's prompt / decode speed. BiLLM-style binarization
+has no GGUF type; its blocks are stored as the table's type (IQ1_M, or Q1_0 where 256 does
+not divide a row: the embedded model's 128- and 384-wide rows), so the two LUQ columns
+differ by that mapping as well as by the engine; the full-precision row measures the engine
+alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import gguf
+
+from benchmarks.common import print_table, write_result
+from luq.defaults import HIGH, LOW
+from luq.deploy import GGUFStore, llamacpp_answerer
+from luq.embedded import load_split
+from luq.evaluation import evaluate, normalize_answer
+from luq.models.loading import load_model
+from luq.quant.spec import FULL_PRECISION
+from luq.session import Session
+
+
+def block_bytes(path) -> int:
+    """Bytes of the decoder-block tensors (``blk.*``) of a GGUF."""
+    return sum(int(t.n_bytes) for t in gguf.GGUFReader(path).tensors if t.name.startswith("blk."))
+
+
+def run_engine(engine, processor, rows) -> tuple[float, dict, list]:
+    answers: list = []
+    texts = llamacpp_answerer(engine, processor, answers)(rows["image"], rows["question"], 3)
+    right, per_type = [], {}
+    for text, row in zip(texts, rows):
+        ok = normalize_answer(text) == normalize_answer(row["answer"])
+        right.append(ok)
+        per_type.setdefault(row["question_type"], []).append(ok)
+    return (sum(right) / len(right), {t: round(sum(v) / len(v), 4)
+                                      for t, v in sorted(per_type.items())}, answers)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=1000, help="test questions")
+    args = ap.parse_args()
+    session = Session(load_model("embedded", device="cpu"))
+    processor = session.loaded.processor
+    rows = load_split("test", args.n)
+    _, default, _ = session.budget_range(HIGH, LOW)
+    luq = session.plan_for_budget(default, HIGH, LOW).plan
+    plans = {"full precision": session.uniform(FULL_PRECISION),
+             f"uniform {HIGH.label}": session.uniform(HIGH),
+             f"LUQ default ({luq.count(LOW)} blocks {LOW.label})": luq}
+    store = GGUFStore(session, engines=1)
+    out = []
+    try:
+        for name, plan in plans.items():
+            torch_acc = session.run(plan, lambda m: evaluate(m.model, m.processor, rows)).accuracy
+            export = store.export(plan)
+            engine = store.engine(plan)
+            acc, per_type, answers = run_engine(engine, processor, rows)
+            report = engine.report(answers)
+            accounted = session.memory(plan)
+            parts = accounted.breakdown
+            language = accounted.decoder_bytes + sum(parts.get(k, 0) for k in (
+                "decoder_other", "embeddings", "lm_head", "norm"))
+            vision = sum(parts.get(k, 0) for k in ("vision", "projector"))
+            blocks = block_bytes(export.model)
+            row = {"plan": name, "pytorch_accuracy": round(torch_acc, 4),
+                   "llamacpp_accuracy": round(acc, 4), "llamacpp_per_type": per_type,
+                   "block_types": sorted(set(export.block_types.values())),
+                   "stored_types": sorted({t for n, t in export.tensor_types.items()
+                                           if n.startswith("blk.")}),
+                   "gguf_block_bytes": blocks,
+                   "accounted_decoder_bytes": accounted.decoder_bytes
+                   + accounted.breakdown["decoder_other"],
+                   "model_file_bytes": export.model_bytes,
+                   "accounted_language_bytes": language,
+                   "model_file_ratio": round(export.model_bytes / language, 4),
+                   "mmproj_bytes": export.mmproj_bytes, "accounted_vision_bytes": vision,
+                   "mmproj_ratio": round(export.mmproj_bytes / vision, 4),
+                   "accounted_total_bytes": accounted.total_bytes,
+                   "rss_load_delta_bytes": report["rss_load_delta_bytes"],
+                   "prompt_tok_s": report["prompt_tok_s"], "decode_tok_s": report["decode_tok_s"],
+                   "notes": export.notes}
+            row["block_bytes_ratio"] = round(blocks / row["accounted_decoder_bytes"], 4)
+            out.append(row)
+    finally:
+        store.close()
+    print_table([{k: r[k] for k in ("plan", "pytorch_accuracy", "llamacpp_accuracy",
+                                    "model_file_bytes", "accounted_language_bytes",
+                                    "model_file_ratio", "mmproj_ratio", "block_bytes_ratio",
+                                    "decode_tok_s")} for r in out])
+    write_result("embedded_gguf", {"n": args.n, "threads": 2, "rows": out})
+
+
+if __name__ == "__main__":
+    main()
