@@ -32,7 +32,7 @@ SHAPES = ("circle", "square", "triangle", "cross")
 # drawn at SIZE_RANGES times its nominal side: the ranges never meet (small <= 11.7 px,
 # large >= 11.9 px), so "small" and "large" stay answerable for one object alone.
 SIZES = {"small": 9, "large": 17}
-SIZE_RANGES = {"small": (0.62, 1.3), "large": (0.7, 1.35)}
+SIZE_RANGES = {"small": (0.66, 1.3), "large": (0.7, 1.35)}
 POSITIONS = ("left", "middle", "right")  # three horizontal slots
 SLOT = IMAGE_SIZE / len(POSITIONS)
 
@@ -55,7 +55,8 @@ class Style:
         background: RGB of the canvas.
         noise: standard deviation of per-pixel Gaussian noise added to the whole image.
         gradient: the background darkens or lightens by up to this much across the canvas.
-        outline: line width in pixels of the 64-pixel image; 0 draws filled shapes.
+        outline: line width in pixels of the 64-pixel image, at most a fifth of the
+            object's side (so a small outlined shape keeps a hole); 0 draws filled shapes.
         scale: (low, high) factor range of each object's side, times its nominal size;
             ``None`` uses :data:`SIZE_RANGES` of its class.
         jitter: largest horizontal offset in pixels of an object from its slot's centre.
@@ -88,7 +89,7 @@ def random_style(rng: random.Random) -> Style:
                  noise=rng.choice((0.0, rng.uniform(0, 12))),
                  gradient=rng.choice((0.0, rng.uniform(0, 40))),
                  outline=rng.uniform(1.0, 3.0) if rng.random() < 0.35 else 0.0,
-                 scale=None, jitter=rng.uniform(1.0, 5.5), color_shift=rng.randint(0, 30),
+                 scale=None, jitter=rng.uniform(1.0, 5.5), color_shift=rng.randint(0, 24),
                  canvas=rng.choice((IMAGE_SIZE, IMAGE_SIZE, 96, 128, 200, 256)))
 
 
@@ -111,7 +112,7 @@ def _boxes(scene: tuple[Obj, ...], rng: random.Random,
     """(centre x, centre y, side) of each object, left to right.
 
     Objects keep a pixel of background between them; only when three of the largest do not
-    fit side by side does the group touch the canvas edges and overlap.
+    fit side by side is the group shifted left and the last object clipped by the edge.
     """
     boxes: list[tuple[float, float, float]] = []
     for obj in scene:
@@ -160,8 +161,8 @@ def render_with_mask(scene: tuple[Obj, ...], rng: random.Random,
     img = Image.new("RGB", (style.canvas, style.canvas), style.background)
     mask = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
     draw, mask_draw = ImageDraw.Draw(img), ImageDraw.Draw(mask)
-    width = max(1, round(style.outline * k)) if style.outline else 0
     for index, (obj, (cx, cy, side)) in enumerate(zip(scene, _boxes(scene, rng, style))):
+        width = max(1, round(min(style.outline, side / 5) * k)) if style.outline else 0
         color = tuple(int(np.clip(c + rng.randint(-style.color_shift, style.color_shift), 0,
                                   255)) for c in COLORS[obj.color])
         _draw(draw, obj.shape, cx * k, cy * k, side * k, color, width)

@@ -196,7 +196,7 @@ def train_language(model, processor, rng: random.Random, steps: int, batch: int,
     return history
 
 
-def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (4000, 2200, 2000),
+def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (10000, 1000, 2500),
           batch: int = 32, lrs: tuple[float, float, float] = (2e-3, 2e-3, 1e-3),
           turns: int = 5, caption_share: float = 0.3, attention_weight: float = 1.0,
           log: Log = lambda _: None) -> dict:
@@ -265,9 +265,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=EMBEDDED_DIR)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--vision-steps", type=int, default=4000)
-    ap.add_argument("--language-steps", type=int, default=2200)
-    ap.add_argument("--joint-steps", type=int, default=2000)
+    ap.add_argument("--vision-steps", type=int, default=10000)
+    ap.add_argument("--language-steps", type=int, default=1000)
+    ap.add_argument("--joint-steps", type=int, default=2500)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--turns", type=int, default=5, help="questions per image in a chat")
     ap.add_argument("--attention-weight", type=float, default=1.0,
