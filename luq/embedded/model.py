@@ -1,7 +1,10 @@
-"""The embedded model: a tiny LLaVA (CLIP tower + projector + Llama decoder) built from nothing.
+"""The embedded model: a tiny LLaVA (SigLIP tower + projector + Llama decoder) built from nothing.
 
-Everything a hub checkpoint has is made here: a word-level tokenizer, a CLIP image
-processor, a ``LlavaProcessor`` with a chat template, and a ``LlavaConfig``. Training is in
+Everything a hub checkpoint has is made here: a SentencePiece tokenizer, an image
+processor, a ``LlavaProcessor`` with a chat template, and a ``LlavaConfig``. The tower is
+SigLIP-style (no class token), as in LLaVA-OneVision: llama.cpp's LLaVA graph appends a CLIP
+tower's class token after the patches (HF puts it first), which shifts every position by one;
+without a class token llama.cpp computes what transformers computes. Training is in
 ``luq.embedded.train``; the trained folder ships in ``assets/embedded``.
 """
 
@@ -10,11 +13,11 @@ from __future__ import annotations
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import (
     CLIPImageProcessorPil,
-    CLIPVisionConfig,
     LlamaConfig,
     LlavaConfig,
     LlavaProcessor,
     PreTrainedTokenizerFast,
+    SiglipVisionConfig,
 )
 
 from luq.embedded.render import COLORS, IMAGE_SIZE, POSITIONS, SHAPES, SIZES
@@ -23,7 +26,7 @@ from luq.models.registry import ASSETS
 
 EMBEDDED_DIR = ASSETS / "embedded"
 PATCH_SIZE = 16
-IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2  # CLS dropped ("default" feature strategy)
+IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2  # one per patch ("full" strategy, no CLS)
 IMAGE_TOKEN = "<image>"
 SPECIAL = ["<pad>", "<unk>", "<bos>", "<eos>", IMAGE_TOKEN]
 # No space between "user :", the image and the question: a special token splits the text,
@@ -138,15 +141,15 @@ def build_processor(spm_model: bytes | None = None) -> LlavaProcessor:
         size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
         do_center_crop=True, do_convert_rgb=True)
     return LlavaProcessor(image_processor=image_processor, tokenizer=build_tokenizer(spm_model),
-                          patch_size=PATCH_SIZE, vision_feature_select_strategy="default",
-                          num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE,
+                          patch_size=PATCH_SIZE, vision_feature_select_strategy="full",
+                          num_additional_image_tokens=0, chat_template=CHAT_TEMPLATE,
                           image_token=IMAGE_TOKEN)
 
 
 def build_config(tokenizer: PreTrainedTokenizerFast, layers: int = 12, hidden: int = 128,
                  intermediate: int = 384, heads: int = 4, vision_hidden: int = 128,
                  vision_layers: int = 4) -> LlavaConfig:
-    """The tiny LLaVA: a CLIP tower (patch 16 on 64x64 images), GELU projector, Llama decoder.
+    """The tiny LLaVA: a SigLIP tower (patch 16 on 64x64 images), GELU projector, Llama decoder.
 
     Args:
         tokenizer: from :func:`build_tokenizer`; fixes the vocabulary and special-token ids.
@@ -154,13 +157,13 @@ def build_config(tokenizer: PreTrainedTokenizerFast, layers: int = 12, hidden: i
         hidden: decoder width.
         intermediate: decoder MLP width.
         heads: decoder attention heads.
-        vision_hidden: CLIP tower width (4 heads).
-        vision_layers: CLIP tower depth.
+        vision_hidden: vision tower width (4 heads).
+        vision_layers: vision tower depth.
     """
-    vision = CLIPVisionConfig(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden,
-                              num_hidden_layers=vision_layers, num_attention_heads=4,
-                              image_size=IMAGE_SIZE, patch_size=PATCH_SIZE,
-                              projection_dim=vision_hidden)
+    vision = SiglipVisionConfig(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden,
+                                num_hidden_layers=vision_layers, num_attention_heads=4,
+                                image_size=IMAGE_SIZE, patch_size=PATCH_SIZE,
+                                vision_use_head=False)
     ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
            "eos_token_id": tokenizer.eos_token_id}
     text = LlamaConfig(hidden_size=hidden, intermediate_size=intermediate,
@@ -169,6 +172,6 @@ def build_config(tokenizer: PreTrainedTokenizerFast, layers: int = 12, hidden: i
                        max_position_embeddings=128, tie_word_embeddings=False, **ids)
     return LlavaConfig(vision_config=vision, text_config=text,
                        image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
-                       image_seq_length=IMAGE_TOKENS, projector_hidden_act="gelu",
-                       vision_feature_select_strategy="default", vision_feature_layer=-1,
+                       image_seq_length=IMAGE_TOKENS, projector_hidden_act="gelu_pytorch_tanh",
+                       vision_feature_select_strategy="full", vision_feature_layer=-1,
                        pad_token_id=tokenizer.pad_token_id)

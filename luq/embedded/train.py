@@ -80,7 +80,8 @@ def train_vision(model, processor, rng: random.Random, steps: int, batch: int, l
     hits: dict[str, list[float]] = {}
     for step in range(steps):
         pv, labels = vision_batch(rng, processor, batch, PATCH_SIZE)  # labels (B, P, 2, 4)
-        feats = tower(pv, output_hidden_states=True).hidden_states[-1][:, 1:]  # (B, P, H)
+        feats = tower(pv, output_hidden_states=True).hidden_states[-1]
+        feats = feats[:, feats.shape[1] - labels.shape[1]:]  # (B, P, H): a class token dropped
         logits = head(feats).split([*HEAD_SIZES, *HEAD_SIZES], dim=-1)
         loss = torch.zeros(())
         for i, lg in enumerate(logits):

@@ -139,8 +139,13 @@ def convert_llava_mmproj(folder: str | Path, outfile: str | Path, outtype: str =
 
 def write_llava_mmproj(model, outfile: str | Path, outtype: str = "f16",
                        image_mean=CLIP_MEAN, image_std=CLIP_STD, name: str = "mmproj") -> Path:
-    """The vision side of a LLaVA-1.5-style model (CLIP tower + MLP projector) as an
+    """The vision side of a LLaVA-style model (CLIP or SigLIP tower + MLP projector) as an
     ``mmproj`` GGUF that llama.cpp's ``mtmd`` loads (projector type ``mlp``).
+
+    A CLIP tower's class token runs wrong in llama.cpp's LLaVA graph (b11549 appends it after
+    the patches, where transformers puts it first, shifting every position embedding by one
+    and feeding the class token to the projector in place of the first patch); a SigLIP tower
+    has none and runs as in transformers.
 
     ``convert_hf_to_gguf.py --mmproj`` has no CLIP-tower support. llama.cpp converts LLaVA-1.5
     with ``tools/mtmd/legacy-models/convert_image_encoder_to_gguf.py``, which no longer runs
@@ -168,8 +173,9 @@ def write_llava_mmproj(model, outfile: str | Path, outtype: str = "f16",
         raise ValueError(f"outtype must be f32 or f16, got {outtype!r}")
     config = model.config
     vision = getattr(config, "vision_config", None)
-    if config.model_type != "llava" or vision is None or vision.model_type != "clip_vision_model":
-        raise ConversionError(f"{name} is not a LLaVA with a CLIP tower "
+    towers = ("clip_vision_model", "siglip_vision_model")
+    if config.model_type != "llava" or vision is None or vision.model_type not in towers:
+        raise ConversionError(f"{name} is not a LLaVA with a CLIP or SigLIP tower "
                               f"({config.model_type}); use convert_hf_to_gguf(mmproj=True)")
     layer = config.vision_feature_layer
     if not isinstance(layer, int):
@@ -201,7 +207,8 @@ def write_llava_mmproj(model, outfile: str | Path, outtype: str = "f16",
         writer.add_array(f"{vk}.feature_layer", [feature_layer])
         writer.add_array(f"{vk}.image_mean", [float(x) for x in image_mean])
         writer.add_array(f"{vk}.image_std", [float(x) for x in image_std])
-        writer.add_bool("clip.use_gelu", vision.hidden_act == "gelu")  # else quick GELU
+        # GELU (ggml's is the tanh form, SigLIP's); CLIP's quick GELU otherwise
+        writer.add_bool("clip.use_gelu", vision.hidden_act in ("gelu", "gelu_pytorch_tanh"))
 
         def add(tensor_name: str, tensor) -> None:
             data = tensor.detach().float().cpu().squeeze().numpy()
@@ -214,7 +221,8 @@ def write_llava_mmproj(model, outfile: str | Path, outtype: str = "f16",
             add(f"{gguf_name}.bias", projector[f"{key}.bias"])
         for tensor_name, tensor in tower.items():
             parts = tensor_name.split(".")
-            if "post_layernorm" in tensor_name or tensor_name.endswith("position_ids"):
+            if ("post_layernorm" in tensor_name or tensor_name.endswith("position_ids")
+                    or tensor_name.startswith("head.")):
                 continue
             if "layers" in parts and int(parts[parts.index("layers") + 1]) >= feature_layer:
                 continue  # layers after the one the model reads
