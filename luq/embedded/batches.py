@@ -33,7 +33,7 @@ HEAD_SIZES = tuple(len(values) + 1 for values in ATTRIBUTES.values())
 
 
 def pixels(images: list[Image.Image], processor) -> torch.Tensor:
-    """CLIP-normalised ``(B, 3, H, W)`` tensor, the same as the image processor gives."""
+    """Normalised ``(B, 3, H, W)`` tensor, the same as the image processor gives."""
     ip = processor.image_processor
     arr = np.stack([np.asarray(im, dtype=np.float32) / 255.0 for im in images])  # (B, H, W, 3)
     arr = (arr - np.array(ip.image_mean, dtype=np.float32)) / np.array(ip.image_std,

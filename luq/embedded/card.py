@@ -30,7 +30,8 @@ def write_model_card(out: Path, config: LlavaConfig, summary: dict) -> Path:
     text = f"""# LUQ Explorer embedded model (tiny LLaVA, coloured shapes)
 
 **What it is.** A `LlavaForConditionalGeneration` built and trained from nothing by
-`python -m luq.embedded.train` (this project): a CLIP vision tower (hidden
+`python -m luq.embedded.train` (this project): a SigLIP-style vision tower (no class token;
+hidden
 {v.hidden_size}, {v.num_hidden_layers} layers, {v.image_size}x{v.image_size} images, patch
 {v.patch_size} -> {(v.image_size // v.patch_size) ** 2} image tokens), a 2-layer GELU
 projector and a Llama decoder (hidden {t.hidden_size}, intermediate {t.intermediate_size},
@@ -42,7 +43,7 @@ with a chat template (`user :<image>question assistant : answer<eos>`). It loads
 `AutoProcessor` and `AutoModelForImageTextToText.from_pretrained` from this folder, offline.
 
 **llama.cpp.** `convert_hf_to_gguf.py` converts the language model (a SentencePiece
-"llama" vocabulary); the CLIP tower and projector go llama.cpp's LLaVA-1.5 route as an
+"llama" vocabulary); the tower and projector go llama.cpp's LLaVA route as an
 `mmproj` GGUF (projector type `mlp`; `python -m luq export --format gguf` writes both, with a
 README of `llama-mtmd-cli` / `llama-server` lines). llama.cpp does not lowercase: send it
 lowercase questions.

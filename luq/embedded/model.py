@@ -136,7 +136,7 @@ def build_tokenizer(spm_model: bytes | None = None) -> PreTrainedTokenizerFast:
 
 
 def build_processor(spm_model: bytes | None = None) -> LlavaProcessor:
-    """Tokenizer + CLIP image processor (64x64, CLIP normalisation) + chat template."""
+    """Tokenizer + image processor (64x64, CLIP normalisation) + chat template."""
     image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
         do_center_crop=True, do_convert_rgb=True)

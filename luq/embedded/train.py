@@ -2,7 +2,7 @@
 
 Three stages, because one end-to-end stage learns answer priors, not the image:
 
-1. **vision**: the CLIP tower alone learns, per patch, the colour, shape, size and position
+1. **vision**: the vision tower alone learns, per patch, the colour, shape, size and position
    of the object covering it and of the object centred in it (dense labels from the
    renderer's mask), through a linear head that then seeds the projector's first layer;
 2. **language**: tower frozen; projector and decoder learn multi-question chats about each
