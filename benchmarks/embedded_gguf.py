@@ -19,6 +19,9 @@ from __future__ import annotations
 import argparse
 
 import gguf
+import numpy as np
+import torch
+from gguf.quants import dequantize
 
 from benchmarks.common import print_table, write_result
 from luq.defaults import HIGH, LOW
@@ -28,6 +31,53 @@ from luq.evaluation import evaluate, normalize_answer
 from luq.models.loading import load_model
 from luq.quant.spec import FULL_PRECISION
 from luq.session import Session
+
+_HF_NAMES = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+             "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
+             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+
+
+def _float_weight(tensor) -> np.ndarray:
+    """A GGUF block weight as float (out, in); Q1_0 decoded here (gguf-py lacks it): per 128
+    weights an fp16 scale and 16 bytes of sign bits, least significant bit first."""
+    shape = [int(x) for x in reversed(tensor.shape)]
+    if tensor.tensor_type.name == "Q1_0":
+        blocks = np.asarray(tensor.data).reshape(-1, 18)
+        scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)
+        bits = np.unpackbits(blocks[:, 2:], axis=1, bitorder="little")
+        return (scale * (bits * 2.0 - 1)).reshape(shape)
+    return dequantize(tensor.data, tensor.tensor_type).reshape(shape)
+
+
+def gguf_weights_accuracy(session, path, rows) -> float:
+    """PyTorch accuracy with the decoder-block weights read back from the GGUF (the
+    converter's rotary permutation of q / k undone): separates what the GGUF types do to
+    the weights from what the engine does."""
+    heads = session.loaded.model.config.text_config.num_attention_heads
+    weights = {}
+    for t in gguf.GGUFReader(path).tensors:
+        part = t.name.split(".")
+        if part[0] != "blk" or part[2] not in _HF_NAMES:
+            continue
+        w = _float_weight(t)
+        if part[2] in ("attn_q", "attn_k"):
+            w = w.reshape(heads, w.shape[0] // heads // 2, 2, -1).swapaxes(1, 2).reshape(w.shape)
+        weights[f"model.language_model.layers.{part[1]}.{_HF_NAMES[part[2]]}.weight"] = w
+
+    def run(loaded):
+        model = loaded.model
+        saved = {k: model.get_parameter(k).detach().clone() for k in weights}
+        try:
+            with torch.no_grad():
+                for k, w in weights.items():
+                    model.get_parameter(k).copy_(torch.from_numpy(np.ascontiguousarray(w)))
+            return evaluate(model, loaded.processor, rows).accuracy
+        finally:
+            with torch.no_grad():
+                for k, w in saved.items():
+                    model.get_parameter(k).copy_(w)
+
+    return session.run(None, run)
 
 
 def block_bytes(path) -> int:
@@ -92,10 +142,14 @@ def main() -> None:
                    "prompt_tok_s": report["prompt_tok_s"], "decode_tok_s": report["decode_tok_s"],
                    "notes": export.notes}
             row["block_bytes_ratio"] = round(blocks / row["accounted_decoder_bytes"], 4)
+            if plan is luq:
+                row["pytorch_accuracy_gguf_weights"] = round(
+                    gguf_weights_accuracy(session, export.model, rows), 4)
             out.append(row)
     finally:
         store.close()
-    print_table([{k: r[k] for k in ("plan", "pytorch_accuracy", "llamacpp_accuracy",
+    print_table([{k: r.get(k, "") for k in ("plan", "pytorch_accuracy", "llamacpp_accuracy",
+                                         "pytorch_accuracy_gguf_weights",
                                     "model_file_bytes", "accounted_language_bytes",
                                     "model_file_ratio", "mmproj_ratio", "block_bytes_ratio",
                                     "decode_tok_s")} for r in out])

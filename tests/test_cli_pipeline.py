@@ -112,7 +112,7 @@ def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profi
     out = _run(env, "export", "--plan", str(plan_path), "--format", "gguf", "--samples", "8",
                "--out", str(tmp_path / "gguf"))
     n_low = json.loads(plan_path.read_text())["layers"]
-    low_blocks = {str(i) for i, a in enumerate(n_low) if a["spec"]["bits"] == 1}
+    low_blocks = {str(i) for i, a in enumerate(n_low) if a["bits"] == 1}
     assert low_blocks and {k for k, t in out["block_types"].items() if t == "IQ1_M"} == low_blocks
     readme = (tmp_path / "gguf" / "README.md").read_text()
     model, mmproj = out["model"], out["mmproj"]

@@ -56,7 +56,7 @@ little tint, noise or a gradient; filled or outlined shapes (lines 1-3 px); size
 {SIZE_RANGES["small"][0]:g}-{SIZE_RANGES["small"][1]:g}x (small, nominal {SIZES["small"]} px)
 and {SIZE_RANGES["large"][0]:g}-{SIZE_RANGES["large"][1]:g}x (large, nominal {SIZES["large"]}
 px), ranges that never meet; up to 5.5 px of jitter within a slot; colours shifted by up to
-30 per channel; canvases of 64 to 256 px resized to {v.image_size}. One picture in five is in
+24 per channel; canvases of 64 to 256 px resized to {v.image_size}. One picture in five is in
 the first edition's style (light, filled, nominal sizes). Training draws fresh scenes every
 step; the test split (its own seed, the same style mix) is never seen.
 
