@@ -9,8 +9,9 @@ from luq.models.loading import ModelLoadError
 from luq.models.registry import EMBEDDED_NAME, REGISTRY, model_names
 
 EMBEDDED_HELP = (
-    "**Embedded model**: a tiny LLaVA (CLIP tower + Llama decoder, 12 layers) trained by this "
-    "project on 64x64 pictures of 1-3 coloured shapes. It answers one word about **colour** "
+    "**Embedded model**: a tiny LLaVA (SigLIP-style tower + Llama decoder, 12 layers) trained "
+    "by this project on pictures of 1-3 coloured shapes, drawn on light, grey or dark "
+    "backgrounds, filled or outlined (resized to 64x64). It answers one word about **colour** "
     "(red, green, blue, yellow, purple, orange), **shape** (circle, square, triangle, cross), "
     "**count** (one, two, three), **position** (left, middle, right) and **size** (small, "
     "large) - nothing else.")
