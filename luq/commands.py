@@ -264,5 +264,3 @@ def _export_gguf(session, plan, args: argparse.Namespace) -> dict:
 
     result = session.run(None, export).to_dict()
     return {"format": "gguf", **result, "accounted_bytes": session.memory(plan).total_bytes}
-
-
