@@ -22,6 +22,7 @@ from luq.resources import process_rss_bytes
 
 MAX_QUESTION = 200
 EXAMPLES = sorted((ASSETS / "examples").glob("*.png"))
+KNOWN_WORDS = frozenset(vocabulary())  # the embedded model's closed vocabulary
 VOCABULARY = ("**Words the embedded model knows** (any other word is unknown to it, and its "
               "answer to such a question is a guess): "
               + ", ".join(w for w in vocabulary() if w.isalpha()))
@@ -48,7 +49,7 @@ def _card(title: str, answer: str, ms: float, mb: float, resident_mb: float) -> 
 def word_notice(model: str, question: str) -> str:
     """A warning naming the question's words the model does not know ('' if none)."""
     session = session_or_error(model)
-    known = set(vocabulary()) if session.name == "embedded" else None
+    known = KNOWN_WORDS if session.name == "embedded" else None
     unknown = unknown_words(session.loaded.processor, (question or "").strip().lower(), known)
     if not unknown:
         return ""

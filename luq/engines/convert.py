@@ -124,19 +124,6 @@ def _clip_tensor_name(name: str) -> str:
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
-def convert_llava_mmproj(folder: str | Path, outfile: str | Path, outtype: str = "f16") -> Path:
-    """:func:`write_llava_mmproj` of a ``save_pretrained`` LLaVA folder (loaded in fp32)."""
-    import torch
-    from transformers import AutoConfig, AutoImageProcessor, LlavaForConditionalGeneration
-
-    if AutoConfig.from_pretrained(folder).model_type != "llava":
-        raise ConversionError(f"{folder} is not a LLaVA; use convert_hf_to_gguf(mmproj=True)")
-    model = LlavaForConditionalGeneration.from_pretrained(folder, dtype=torch.float32)
-    processor = AutoImageProcessor.from_pretrained(folder)
-    return write_llava_mmproj(model, outfile, outtype, processor.image_mean,
-                              processor.image_std, Path(folder).name)
-
-
 def write_llava_mmproj(model, outfile: str | Path, outtype: str = "f16",
                        image_mean=CLIP_MEAN, image_std=CLIP_STD, name: str = "mmproj") -> Path:
     """The vision side of a LLaVA-style model (CLIP or SigLIP tower + MLP projector) as an

@@ -29,7 +29,7 @@ from luq.progress import Progress
 from luq.quant.linear import QuantLinear
 
 # Where the converter takes the vision tower (--mmproj), by config.model_type; LLaVA's CLIP
-# tower goes llama.cpp's LLaVA-1.5 route instead (convert_llava_mmproj).
+# tower goes llama.cpp's LLaVA route instead (write_llava_mmproj).
 MMPROJ_TYPES = ("qwen2_5_vl", "qwen2_vl", "idefics3", "smolvlm")
 # Text architectures the converter reads from text_config (hub SmolVLM configs carry it).
 _TEXT_ARCHS = {"idefics3": "VLlama3ForCausalLM", "smolvlm": "VLlama3ForCausalLM"}
