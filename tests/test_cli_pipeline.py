@@ -102,9 +102,10 @@ def test_export_writes_every_format(env, profile, tmp_path):
 
 
 def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profile, tmp_path):
-    """``export --format gguf``: the text model at the plan's types, the CLIP tower as an
-    mmproj, a README naming both; the files load and answer in llama.cpp."""
+    """``export --format gguf``: the text model at the plan's types, the vision tower as
+    an mmproj, a README naming both; the files load and answer in llama.cpp."""
     from luq.embedded import load_split
+    from luq.embedded.model import IMAGE_TOKENS
     from luq.engines.llamacpp import LlamaCppModel
 
     plan_path = tmp_path / "plan.json"
@@ -120,7 +121,7 @@ def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profi
     row = load_split("test", 1)[0]
     with LlamaCppModel(model, mmproj) as engine:
         reply = engine.answer(row["question"], row["image"], max_tokens=3)
-    assert reply.text.strip() and reply.prompt_tokens > 16  # the image's 16 tokens + question
+    assert reply.text.strip() and reply.prompt_tokens > IMAGE_TOKENS  # the image's tokens + question
     # the README's own Python lines, run as a user would, in the folder with a picture
     snippet = readme.split("```python\n")[1].split("```")[0]
     assert "what color is the circle ?" in snippet

@@ -46,3 +46,13 @@ def test_a_few_steps_write_a_loadable_folder_with_its_card(tmp_path):
     assert AutoProcessor.from_pretrained(folder).chat_template
     card = (folder / "README.md").read_text()
     assert "attention" in card and "What it can answer" in card
+
+
+def test_the_same_seed_trains_the_same_weights(tmp_path):
+    def weights(seed: int, name: str) -> bytes:
+        train(tmp_path / name, seed=seed, steps=(3, 2, 2), batch=4, turns=2)
+        return (tmp_path / name / "model.safetensors").read_bytes()
+
+    first = weights(7, "a")
+    assert weights(7, "b") == first
+    assert weights(8, "c") != first
