@@ -121,7 +121,7 @@ def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profi
     row = load_split("test", 1)[0]
     with LlamaCppModel(model, mmproj) as engine:
         reply = engine.answer(row["question"], row["image"], max_tokens=3)
-    assert reply.text.strip() and reply.prompt_tokens > IMAGE_TOKENS  # the image's tokens + question
+    assert reply.text.strip() and reply.prompt_tokens > IMAGE_TOKENS  # image tokens + question
     # the README's own Python lines, run as a user would, in the folder with a picture
     snippet = readme.split("```python\n")[1].split("```")[0]
     assert "what color is the circle ?" in snippet
