@@ -8,6 +8,7 @@ only those run, and their rows replace the saved ones).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -17,10 +18,9 @@ from benchmarks.common import RESULTS, print_table, write_result
 
 def measured_rows() -> list[dict]:
     """The rows of the saved ``all.json`` (none if absent)."""
-    import json
-
     path = RESULTS / "all.json"
     return json.loads(path.read_text()).get("scripts", []) if path.exists() else []
+
 
 # Order matters: claims reads the trade-off curve's areas. gguf_speed (about 25 min) runs
 # on its own: python -m benchmarks.gguf_speed.

@@ -31,8 +31,7 @@ def write_model_card(out: Path, config: LlavaConfig, summary: dict) -> Path:
 
 **What it is.** A `LlavaForConditionalGeneration` built and trained from nothing by
 `python -m luq.embedded.train` (this project): a SigLIP-style vision tower (no class token;
-hidden
-{v.hidden_size}, {v.num_hidden_layers} layers, {v.image_size}x{v.image_size} images, patch
+hidden {v.hidden_size}, {v.num_hidden_layers} layers, {v.image_size}x{v.image_size} images, patch
 {v.patch_size} -> {(v.image_size // v.patch_size) ** 2} image tokens), a 2-layer GELU
 projector and a Llama decoder (hidden {t.hidden_size}, intermediate {t.intermediate_size},
 **{t.num_hidden_layers} layers**, {t.num_attention_heads} heads);
