@@ -85,6 +85,8 @@ class VqaBatch:
     # (B, turns, P): for each turn's answer, where the object it is about lies among the
     # image tokens (a distribution; all zero for count questions, captions and absent turns)
     referents: torch.Tensor | None = None
+    # (B, turns, 4): that object's attribute ids (colour, shape, size, position; 0 = none)
+    referent_attributes: torch.Tensor | None = None
 
 
 def referent(scene: tuple[Obj, ...], question: str) -> int | None:
@@ -150,6 +152,7 @@ def vqa_batch(rng: random.Random, processor, size: int, turns: int = 1,
     """``size`` fresh images, each with a :func:`conversation` of ``turns`` questions."""
     images, texts = [], []
     referents = torch.zeros(size, turns + 1, IMAGE_TOKENS)
+    attributes = torch.zeros(size, turns + 1, len(ATTRIBUTES), dtype=torch.long)
     for row in range(size):
         scene = random_scene(rng)
         image, mask = render_with_mask(scene, rng)
@@ -161,6 +164,7 @@ def vqa_batch(rng: random.Random, processor, size: int, turns: int = 1,
             index = referent(scene, question)
             if index is not None:
                 referents[row, turn] = patch_shares(mask, index, PATCH_SIZE)
+                attributes[row, turn] = torch.tensor(_attribute_ids(scene[index]))
     # The processor's own expansion of <image>, without its (slower) image pipeline.
     expanded = [t.replace(IMAGE_TOKEN, IMAGE_TOKEN * IMAGE_TOKENS) for t in texts]
     tok = processor.tokenizer
@@ -173,4 +177,4 @@ def vqa_batch(rng: random.Random, processor, size: int, turns: int = 1,
                            tok.eos_token_id)
     inputs = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
               "pixel_values": pixels(images, processor)}
-    return VqaBatch(inputs, labels, referents)
+    return VqaBatch(inputs, labels, referents, attributes)

@@ -25,7 +25,7 @@ from luq.embedded.shapes import COUNT_WORDS, text_prompts
 from luq.models.registry import ASSETS
 
 EMBEDDED_DIR = ASSETS / "embedded"
-PATCH_SIZE = 16
+PATCH_SIZE = 8
 IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2  # one per patch ("full" strategy, no CLS)
 IMAGE_TOKEN = "<image>"
 SPECIAL = ["<pad>", "<unk>", "<bos>", "<eos>", IMAGE_TOKEN]
@@ -149,7 +149,7 @@ def build_processor(spm_model: bytes | None = None) -> LlavaProcessor:
 def build_config(tokenizer: PreTrainedTokenizerFast, layers: int = 12, hidden: int = 128,
                  intermediate: int = 384, heads: int = 4, vision_hidden: int = 128,
                  vision_layers: int = 4) -> LlavaConfig:
-    """The tiny LLaVA: a SigLIP tower (patch 16 on 64x64 images), GELU projector, Llama decoder.
+    """The tiny LLaVA: a SigLIP tower (patch 8 on 64x64 images), GELU projector, Llama decoder.
 
     Args:
         tokenizer: from :func:`build_tokenizer`; fixes the vocabulary and special-token ids.
@@ -169,7 +169,7 @@ def build_config(tokenizer: PreTrainedTokenizerFast, layers: int = 12, hidden: i
     text = LlamaConfig(hidden_size=hidden, intermediate_size=intermediate,
                        num_hidden_layers=layers, num_attention_heads=heads,
                        num_key_value_heads=heads, vocab_size=len(tokenizer),
-                       max_position_embeddings=128, tie_word_embeddings=False, **ids)
+                       max_position_embeddings=256, tie_word_embeddings=False, **ids)
     return LlavaConfig(vision_config=vision, text_config=text,
                        image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
                        image_seq_length=IMAGE_TOKENS, projector_hidden_act="gelu_pytorch_tanh",

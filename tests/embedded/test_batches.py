@@ -129,3 +129,30 @@ def test_attention_guidance_is_low_when_attention_is_on_target():
                 layers[KEY_LAYER][row, :, pos, named] = 1 / len(named)
     good = attention_loss(tuple(layers), batch, image_id, key_ids, user_id)
     assert good < 0.5 * bad
+
+
+def test_batches_carry_the_attributes_of_the_object_each_answer_is_about():
+    from luq.embedded.render import COLORS
+
+    processor = build_processor()
+    batch = vqa_batch(random.Random(5), processor, 8, turns=3, caption_share=0.5)
+    attrs = batch.referent_attributes
+    assert attrs.shape == (8, 4, len(ATTRIBUTES))
+    named = batch.referents.sum(-1) > 0
+    # a turn has attributes exactly when it has an object to look at, all four of them
+    assert torch.equal(attrs[..., 0] > 0, named)
+    assert torch.all((attrs[named] > 0).all(-1))
+    assert int(attrs[..., 0].max()) <= len(COLORS)
+    # the object's colour word is the answer when a colour question names it by shape or slot
+    tok = processor.tokenizer
+    colour_ids = {word_id(tok, c): i + 1 for i, c in enumerate(COLORS)}
+    starts = (batch.labels[:, 1:] != -100) & (batch.labels[:, :-1] == -100)
+    checked = 0
+    for row in range(8):
+        for turn, pos in enumerate(starts[row].nonzero().squeeze(1).tolist()):
+            answer = int(batch.labels[row, pos + 1])
+            question = tok.decode(batch.inputs["input_ids"][row, :pos])
+            if answer in colour_ids and "what color" in question.rsplit("user", 1)[-1]:
+                assert int(attrs[row, turn, 0]) == colour_ids[answer]
+                checked += 1
+    assert checked > 0
