@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -125,7 +126,11 @@ def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profi
     # the README's own Python lines, run as a user would, in the folder with a picture
     snippet = readme.split("```python\n")[1].split("```")[0]
     assert "what color is the circle ?" in snippet
-    row["image"].save(tmp_path / "gguf" / "picture.png")
+    # a picture the snippet's question is about (the test split's first has no circle)
+    from luq.embedded.render import Obj, render
+
+    scene = (Obj("red", "circle", "large", "left"), Obj("blue", "cross", "small", "right"))
+    render(scene, random.Random(0)).save(tmp_path / "gguf" / "picture.png")
     r = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path / "gguf",
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]

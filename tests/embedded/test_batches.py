@@ -99,37 +99,6 @@ def test_batches_carry_where_each_answer_should_look():
     assert (sums > 0).sum() >= 8  # most questions name an object
 
 
-def test_attention_guidance_is_low_when_attention_is_on_target():
-    from luq.embedded.train import ATTENTION_LAYER, KEY_LAYER, attention_loss
-
-    processor = build_processor()
-    tok = processor.tokenizer
-    batch = vqa_batch(random.Random(4), processor, 4, turns=2, caption_share=0.0)
-    ids = batch.inputs["input_ids"]
-    image_id = tok.convert_tokens_to_ids("<image>")
-    key_ids = torch.tensor([word_id(tok, w) for values in ATTRIBUTES.values() for w in values])
-    user_id = word_id(tok, "user")
-    b, t = ids.shape
-    uniform = torch.full((b, 2, t, t), 1.0 / t)
-    layers = [uniform.clone() for _ in range(max(KEY_LAYER, ATTENTION_LAYER) + 1)]
-    bad = attention_loss(tuple(layers), batch, image_id, key_ids, user_id)
-    # put all of the guided layer's attention on the target patches and words
-    starts = (batch.labels[:, 1:] != -100) & (batch.labels[:, :-1] == -100)
-    for row in range(b):
-        image_pos = (ids[row] == image_id).nonzero().squeeze(1)
-        users = (ids[row] == user_id).nonzero().squeeze(1).tolist()
-        for turn, pos in enumerate(starts[row].nonzero().squeeze(1).tolist()):
-            target = batch.referents[row, turn]
-            layers[ATTENTION_LAYER][row, :, pos] = 0
-            layers[ATTENTION_LAYER][row, :, pos, image_pos] = target
-            begin = max(u for u in users if u < pos)
-            named = [i for i in range(begin, pos) if int(ids[row, i]) in key_ids.tolist()]
-            layers[KEY_LAYER][row, :, pos] = 0
-            if named:
-                layers[KEY_LAYER][row, :, pos, named] = 1 / len(named)
-    good = attention_loss(tuple(layers), batch, image_id, key_ids, user_id)
-    assert good < 0.5 * bad
-
 
 def test_batches_carry_the_attributes_of_the_object_each_answer_is_about():
     from luq.embedded.render import COLORS

@@ -56,33 +56,3 @@ def test_the_same_seed_trains_the_same_weights(tmp_path):
     first = weights(7, "a")
     assert weights(7, "b") == first
     assert weights(8, "c") != first
-
-
-def test_the_readout_is_low_only_when_the_guided_layer_holds_the_attributes():
-    import random
-    from dataclasses import replace
-
-    from luq.embedded.batches import HEAD_SIZES, vqa_batch
-    from luq.embedded.model import build_processor
-    from luq.embedded.train import readout_loss
-
-    batch = vqa_batch(random.Random(6), build_processor(), 6, turns=3, caption_share=0.5)
-    t = batch.labels.shape[1]
-    head = nn.Linear(sum(HEAD_SIZES), sum(HEAD_SIZES), bias=False)
-    nn.init.eye_(head.weight)
-    blank = torch.zeros(6, t, sum(HEAD_SIZES))
-    # write each turn's attributes, one-hot and large, at its answer's first position
-    filled = blank.clone()
-    starts = (batch.labels[:, 1:] != -100) & (batch.labels[:, :-1] == -100)
-    offsets = [0, *torch.tensor(HEAD_SIZES).cumsum(0).tolist()[:-1]]
-    for row in range(6):
-        for turn, pos in enumerate(starts[row].nonzero().squeeze(1).tolist()):
-            for k, value in enumerate(batch.referent_attributes[row, turn].tolist()):
-                if value:
-                    filled[row, pos, offsets[k] + value] = 20.0
-    uninformed = readout_loss(blank, batch, head)
-    informed = readout_loss(filled, batch, head)
-    assert uninformed > 1.0 and informed < 1e-3
-    # a batch without any object named (counts and captions only) adds nothing
-    empty = replace(batch, referent_attributes=torch.zeros_like(batch.referent_attributes))
-    assert readout_loss(filled, empty, head) == 0
