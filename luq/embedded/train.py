@@ -131,9 +131,9 @@ def train_language(model, processor, rng: random.Random, steps: int, batch: int,
     """
     for p in model.model.vision_tower.parameters():
         p.requires_grad_(tower_trains)
-    readout = nn.Linear(model.config.text_config.hidden_size, sum(HEAD_SIZES))
     params = [p for p in model.parameters() if p.requires_grad]
     if readout_weight > 0:
+        readout = nn.Linear(model.config.text_config.hidden_size, sum(HEAD_SIZES))
         params += list(readout.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     history = []
