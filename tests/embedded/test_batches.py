@@ -99,8 +99,8 @@ def test_batches_carry_where_each_answer_should_look():
     assert (sums > 0).sum() >= 8  # most questions name an object
 
 
-
 def test_batches_carry_the_attributes_of_the_object_each_answer_is_about():
+    from luq.embedded.guidance import answer_starts
     from luq.embedded.render import COLORS
 
     processor = build_processor()
@@ -115,7 +115,7 @@ def test_batches_carry_the_attributes_of_the_object_each_answer_is_about():
     # the object's colour word is the answer when a colour question names it by shape or slot
     tok = processor.tokenizer
     colour_ids = {word_id(tok, c): i + 1 for i, c in enumerate(COLORS)}
-    starts = (batch.labels[:, 1:] != -100) & (batch.labels[:, :-1] == -100)
+    starts = answer_starts(batch.labels)
     checked = 0
     for row in range(8):
         for turn, pos in enumerate(starts[row].nonzero().squeeze(1).tolist()):
