@@ -2,6 +2,10 @@
 
 import os
 
+# Hub look-ups fail fast rather than wait on a slow network (huggingface_hub reads these
+# once, on import).
+os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "5")
+os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "10")
 # Concurrent requests share few cores: OpenMP threads that spin while waiting stall each
 # other (measured: three answers 3.3 s -> 0.1 s under load). Set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -13,9 +17,11 @@ from components.arena_panel import build_arena_panel
 from components.budget_panel import budget_limits, build_budget_panel, make_plan
 from components.entropy_panel import build_entropy_panel, profile_model
 from components.model_picker import build_model_picker
+from components.queues import INTERACTIVE, PROFILE
 from components.whatfits_panel import build_whatfits_panel
 
 CONCURRENCY = 2  # requests that run models share one CPU-bound model: keep it small
+MAX_FILE_SIZE = "10mb"  # uploads: images and config.json files are far smaller
 
 
 def build_demo() -> gr.Blocks:
@@ -38,14 +44,13 @@ def build_demo() -> gr.Blocks:
         private = {"api_visibility": "private"}
         for start in (demo.load, switched.success):
             limits = start(budget_limits, [model, low, high], budget, **private)
-            limits.success(make_plan, plan_inputs, plan_outputs, concurrency_id="model",
-                           **private)
-            start(profile_model, entropy_inputs, entropy_outputs, concurrency_id="model",
-                  **private)
+            limits.success(make_plan, plan_inputs, plan_outputs, **INTERACTIVE, **private)
+            start(profile_model, entropy_inputs, entropy_outputs, **PROFILE, **private)
     return demo
 
 
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=CONCURRENCY).launch(show_error=True)
+    demo.queue(default_concurrency_limit=CONCURRENCY).launch(show_error=True,
+                                                             max_file_size=MAX_FILE_SIZE)

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from components import inputs as ui
 from components.budget_panel import parse_order, parse_spec
+from components.guard import TIME_LIMITS_S, Deadline, TimeLimit, finite_number, public, scrub
 from components.model_picker import EMBEDDED_HELP
+from components.queues import EXPORT, INTERACTIVE
 from components.workbench import gguf_store, session_or_error
 from luq.deploy import engine_prompt
 from luq.embedded.model import vocabulary
@@ -19,8 +22,11 @@ from luq.memory import resident_weight_bytes
 from luq.models.prompting import unknown_words
 from luq.models.registry import ASSETS
 from luq.resources import process_rss_bytes
+from luq.tasks.roots import is_allowed
 
 MAX_QUESTION = 200
+LLAMACPP_TITLE = "### LUQ in llama.cpp (GGUF)"
+ENGINE_OFF = "### LUQ in llama.cpp\n_off: tick the box to run the plan's GGUF_"
 EXAMPLES = sorted((ASSETS / "examples").glob("*.png"))
 KNOWN_WORDS = frozenset(vocabulary())  # the embedded model's closed vocabulary
 VOCABULARY = ("**Words the embedded model knows** (any other word is unknown to it, and its "
@@ -39,6 +45,28 @@ class UploadedImage(gr.Image):
             return super().preprocess(payload)
         except Exception:  # noqa: BLE001 - any decoding failure is reported by load_image
             return getattr(payload, "path", None)
+
+
+def _picture(image):
+    """The uploaded (or example) image, read; only Gradio's uploads and the examples."""
+    if image is None:
+        raise gr.Error("Upload an image or pick an example first.")
+    path = image if not isinstance(image, dict) else image.get("path")
+    if not isinstance(path, str) or not is_allowed(
+            path, [Path(gr.utils.get_upload_folder()).resolve(), ASSETS.resolve() / "examples"]):
+        raise gr.Error("Could not read the image: upload it (or pick an example).")
+    try:
+        return load_image(path)
+    except ValueError as err:
+        raise gr.Error(f"Could not read the image: {err}") from None
+
+
+def _luq_plan(session, budget_mb, low, high, order):
+    budget = finite_number(budget_mb, "The budget (MB)", 0, 1e7)
+    try:
+        return session.plan_for_budget(int(budget * 1e6), high, low, parse_order(order)).plan
+    except (TypeError, ValueError) as err:
+        raise gr.Error(str(err)) from None
 
 
 def _card(title: str, answer: str, ms: float, mb: float, resident_mb: float) -> str:
@@ -68,24 +96,17 @@ def _question(question: str) -> str:
     return question
 
 
+@public("Answering")
 def answer_three(model: str, image, question: str, budget_mb: float, low_choice: str,
                  high_choice: str, order: str, engine: bool = True):
     """Answers with full precision, uniform high bits and the LUQ plan of the budget (in
-    PyTorch), and with the LUQ plan's GGUF in llama.cpp when ``engine``."""
-    if image is None:
-        raise gr.Error("Upload an image or pick an example first.")
+    PyTorch); with ``engine``, also the LUQ plan's GGUF in llama.cpp if it is exported
+    already (else the card says it is being exported: :func:`answer_llamacpp` fills it)."""
+    picture = _picture(image)
     question = _question(question)
-    try:
-        picture = load_image(image if not isinstance(image, dict) else image.get("path"))
-    except ValueError as err:
-        raise gr.Error(f"Could not read the image: {err}") from None
     session = session_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
-    try:
-        luq = session.plan_for_budget(int(float(budget_mb) * 1e6), high, low,
-                                      parse_order(order)).plan
-    except (TypeError, ValueError) as err:
-        raise gr.Error(str(err)) from None
+    luq = _luq_plan(session, budget_mb, low, high, order)
     plans = [("Full precision", None), (f"Uniform {high.label}", session.uniform(high)),
              (f"LUQ ({luq.count(low)} layers {low.label})", luq)]
 
@@ -99,19 +120,41 @@ def answer_three(model: str, image, question: str, budget_mb: float, low_choice:
         text, ms, resident = session.run(plan, ask)
         cards.append(_card(title, text, ms, session.memory(plan).total_bytes / 1e6,
                            resident / 1e6))
-    cards.append(_llamacpp_card(session, luq, picture, question) if engine else
-                 "### LUQ in llama.cpp\n_off: tick the box to run the plan's GGUF_")
+    if not engine:
+        cards.append(ENGINE_OFF)
+    elif gguf_store(session).ready(luq) is None:
+        cards.append(f"{LLAMACPP_TITLE}\n_exporting this plan's GGUF in its own queue (the "
+                     "first time a plan is asked, a few seconds); this card fills in when it "
+                     "is ready_")
+    else:
+        cards.append(_llamacpp_card(session, luq, picture, question))
     notice = word_notice(model, question)
     rss = f"Process RSS {process_rss_bytes() / 1e6:.0f} MB (every model variant cached)."
     return (f"{notice}\n\n{rss}" if notice else rss, *cards)
 
 
-def _llamacpp_card(session, plan, picture, question: str) -> str:
+@public("The llama.cpp answer")
+def answer_llamacpp(model: str, image, question: str, budget_mb: float, low_choice: str,
+                    high_choice: str, order: str, engine: bool = True,
+                    progress=gr.Progress()) -> str:
+    """The LUQ plan's GGUF answering in llama.cpp (exported first if need be, in the export
+    queue, within its time limit)."""
+    if not engine:
+        return ENGINE_OFF
+    picture = _picture(image)
+    question = _question(question)
+    session = session_or_error(model)
+    luq = _luq_plan(session, budget_mb, parse_spec(low_choice), parse_spec(high_choice), order)
+    deadline = Deadline("The GGUF export", TIME_LIMITS_S["export"], progress)
+    return _llamacpp_card(session, luq, picture, question, deadline)
+
+
+def _llamacpp_card(session, plan, picture, question: str, progress=None) -> str:
     """The LUQ plan's GGUF answering in llama.cpp: answer, latency, file size, load RSS."""
-    title = "### LUQ in llama.cpp (GGUF)"
+    title = LLAMACPP_TITLE
     store = gguf_store(session)
     try:
-        export = store.export(plan)
+        export = store.export(plan, progress)
         if export.mmproj is None:
             return f"{title}\n_no vision projector GGUF for {session.name}: " + \
                 "; ".join(export.notes) + "_"
@@ -119,8 +162,10 @@ def _llamacpp_card(session, plan, picture, question: str) -> str:
         start = time.perf_counter()
         reply = engine.answer(engine_prompt(session.loaded.processor, question), picture, 16)
         ms = (time.perf_counter() - start) * 1e3
+    except TimeLimit:
+        raise
     except Exception as err:  # noqa: BLE001 - an optional column: say why, keep the others
-        return f"{title}\n_could not run: {err}_"
+        return f"{title}\n_could not run: {scrub(str(err))}_"
     types = sorted(set(export.stored_block_types().values()))
     return (f"{title}\n## {reply.text.strip() or '(no answer)'}\n{ms:.0f} ms · "
             f"{engine.file_bytes / 1e6:.2f} MB of GGUF files ({export.model_bytes / 1e6:.2f} "
@@ -140,7 +185,7 @@ def build_arena_panel(model: gr.State, budget, low, high, order) -> None:
             question = gr.Textbox(label="Question", value="what color is the circle ?",
                                   max_lines=2)
             notice = gr.Markdown(elem_classes="word-notice")
-            engine = gr.Checkbox(True, label="Also run the LUQ plan as GGUF in llama.cpp "
+            engine = ui.Checkbox(True, label="Also run the LUQ plan as GGUF in llama.cpp "
                                  "(exported the first time a plan is asked)")
             ask = gr.Button("Ask", variant="primary")
             if EXAMPLES:
@@ -150,11 +195,14 @@ def build_arena_panel(model: gr.State, budget, low, high, order) -> None:
                      for t in ("Full precision", "Uniform 4-bit", "LUQ",
                                "LUQ in llama.cpp (GGUF)")]
     inputs = [model, image, question, budget, low, high, order, engine]
-    ask.click(answer_three, inputs, [notice, *cards], api_name="answer", concurrency_id="model")
-    question.submit(answer_three, inputs, [notice, *cards], concurrency_id="model",
-                    api_visibility="private")
-    question.input(word_notice, [model, question], notice, api_visibility="private",
-                   trigger_mode="always_last")
+    # PyTorch answers first (interactive queue); the llama.cpp card then in the export queue
+    ask.click(answer_three, inputs, [notice, *cards], api_name="answer", **INTERACTIVE).then(
+        answer_llamacpp, inputs, cards[3], api_name="answer_llamacpp", **EXPORT)
+    question.submit(answer_three, inputs, [notice, *cards], api_visibility="private",
+                    **INTERACTIVE).then(answer_llamacpp, inputs, cards[3],
+                                        api_visibility="private", **EXPORT)
+    question.input(public("Checking the words")(word_notice), [model, question], notice,
+                   api_visibility="private", trigger_mode="always_last")
 
 
 def _example_questions() -> list[tuple[Path, str]]:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import gradio as gr
 
 from components import figures, measured
+from components import inputs as ui
 from components.downloads import ggml_type_table, gguf_download, plan_downloads
+from components.guard import (
+    TIME_LIMITS_S,
+    Deadline,
+    finite_number,
+    public,
+    short_text,
+    whole_number,
+)
+from components.queues import EXPORT, INTERACTIVE, PROBE
 from components.workbench import gguf_store, session_or_error
 from luq.defaults import HIGH, LOW
 from luq.engines.convert import ConversionError
@@ -36,6 +46,7 @@ LOW_CHOICES = [("BiLLM-style binarization, per-channel scales", "billm"),
                ("GPTQ 2-bit, group 64", "gptq2")]
 HIGH_CHOICES = [("RTN 4-bit, group 64", "rtn4"), ("GPTQ 4-bit, group 64", "gptq4"),
                 ("AWQ 4-bit, group 64", "awq4"), ("RTN 3-bit, group 64", "rtn3")]
+MAX_DOCUMENTS = 1000  # documents per evaluation the app runs for one request
 RULES = [("Memory budget: stop once the plan fits", "budget"),
          ("Accuracy floor: stop before accuracy falls below it (the paper's Figure 3)",
           "accuracy")]
@@ -62,6 +73,7 @@ def parse_order(order: str) -> str:
     return order
 
 
+@public("Setting the budget range")
 def budget_limits(model: str, low_choice: str, high_choice: str):
     """Slider range: from every block ultra-low to the full-precision model (MB)."""
     session = session_or_error(model)
@@ -79,11 +91,8 @@ def use_task(session: Session, task: str, data: str, limit) -> None:
     """
     if task not in task_names():
         raise gr.Error(f"Unknown task {task!r}; known: {', '.join(task_names())}.")
-    data = (data or "").strip() or None
-    try:
-        limit = int(limit) if limit else None
-    except (TypeError, ValueError):
-        raise gr.Error("The number of documents must be a whole number.") from None
+    data = short_text(data, "Task data") or None
+    limit = whole_number(limit, "The number of documents", 1, MAX_DOCUMENTS)
     if evaluation_key(task, data, limit) == session.evaluation.key:
         return  # nothing changed: no data to load
     try:
@@ -101,8 +110,12 @@ def plan_for(session: Session, rule: str, budget_mb, min_accuracy, high: QuantSp
     """The selection the tab's stopping rule asks for, or a ``gr.Error`` saying why not."""
     try:
         if rule == "accuracy":
-            return session.plan_for_accuracy(float(min_accuracy), high, low, order)
-        return session.plan_for_budget(int(float(budget_mb) * 1e6), high, low, order)
+            floor = finite_number(min_accuracy, "The accuracy floor")
+            return session.plan_for_accuracy(floor, high, low, order)
+        budget = finite_number(budget_mb, "The budget (MB)", 0, 1e7)
+        return session.plan_for_budget(int(budget * 1e6), high, low, order)
+    except gr.Error:
+        raise
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err) if str(err) else "The budget must be a number of MB.") \
             from None
@@ -111,9 +124,7 @@ def plan_for(session: Session, rule: str, budget_mb, min_accuracy, high: QuantSp
 def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compare: bool,
             progress) -> tuple[dict, list[dict], dict | None]:
     """Measured curves (all orders when ``compare``), uniform points and full precision."""
-    def report(done, total, message):
-        progress(done / max(total, 1), desc=message)
-
+    report = Deadline("Measuring the curve", TIME_LIMITS_S["curve"], progress)
     curves = {}
     for other in ORDERS:
         if other == order or compare:
@@ -124,6 +135,7 @@ def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compa
     return curves, [u for u in uniform if u], session.point(None, "fp16", measure=compare)
 
 
+@public("Planning")
 def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, order: str,
               compare: bool = False, rule: str = "budget", min_accuracy: float = 0.9,
               task: str = "shapes", data: str = "", limit: float = 100,
@@ -168,16 +180,18 @@ GGUF_NOTE = (
     "llamacpp` measures both).")
 
 
-def make_gguf(model: str, plan_dict: dict | None) -> str:
+@public("The GGUF export")
+def make_gguf(model: str, plan_dict: dict | None, progress=gr.Progress()) -> str:
     """The current plan as a GGUF zip (exported the first time for this plan)."""
-    if not plan_dict or "layers" not in plan_dict:
+    if not isinstance(plan_dict, dict) or "layers" not in plan_dict:
         raise gr.Error("Choose a plan first: move the budget slider.")
     session = session_or_error(model)
     try:
         plan = BitPlan.from_dict({k: v for k, v in plan_dict.items()
                                   if k not in ("accuracy", "n_low")})
         plan.check_layers(session.block_names)  # a plan made for another model
-        return gguf_download(gguf_store(session), plan)
+        deadline = Deadline("The GGUF export", TIME_LIMITS_S["export"], progress)
+        return gguf_download(gguf_store(session), plan, deadline)
     except (ConversionError, GGUFExportError, LlamaCppError, ValueError, KeyError) as err:
         raise gr.Error(f"Could not export {session.name} as GGUF: {err}") from None
 
@@ -202,23 +216,23 @@ def build_budget_panel(model: gr.State):
     """Lays out the Budget tab; returns the controls the arena reads."""
     gr.Markdown(HELP)
     with gr.Row():
-        low = gr.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
-        high = gr.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
-        order = gr.Dropdown(ORDER_CHOICES, value="entropy", label="Order")
-        compare = gr.Checkbox(False, label="Measure the whole curve: every order and the "
+        low = ui.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
+        high = ui.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
+        order = ui.Dropdown(ORDER_CHOICES, value="entropy", label="Order")
+        compare = ui.Checkbox(False, label="Measure the whole curve: every order and the "
                               "uniform baselines (about a minute, once)")
     with gr.Row():
-        rule = gr.Radio(RULES, value="budget", label="Stopping rule", scale=2)
-        min_accuracy = gr.Slider(0, 1, value=0.9, step=0.01, label="Accuracy floor",
+        rule = ui.Radio(RULES, value="budget", label="Stopping rule", scale=2)
+        min_accuracy = ui.Slider(0, 1, value=0.9, step=0.01, label="Accuracy floor",
                                  info="used by the accuracy rule", scale=1)
     with gr.Row():
-        task = gr.Dropdown(task_names(), value="shapes", label="Accuracy axis: task",
+        task = ui.Dropdown(task_names(), value="shapes", label="Accuracy axis: task",
                            info="the embedded model answers shapes; other models need real "
                                 "data (MME, TextVQA, POPE, ...)")
         data = gr.Textbox(label="Task data", placeholder="hub id or local folder (default: the "
                           "task's hub dataset)", info="also the calibration source")
-        limit = gr.Number(100, label="Documents", precision=0, minimum=1)
-    budget = gr.Slider(0.1, 10, value=3, step=0.001, label="Memory budget (MB of weights)")
+        limit = ui.Number(100, label="Documents", precision=0, minimum=1)
+    budget = ui.Slider(0.1, 10, value=3, step=0.001, label="Memory budget (MB of weights)")
     summary = gr.Markdown()
     curve = gr.Plot(initial_figure(), label="Memory vs accuracy (saved curves dashed; the "
                     "star is this plan)")
@@ -240,12 +254,12 @@ def build_budget_panel(model: gr.State):
 
     inputs = [model, budget, low, high, order, compare, rule, min_accuracy, task, data, limit]
     outputs = [bits, breakdown, summary, curve, download, plan_json]
-    budget.release(make_plan, inputs, outputs, api_name="plan", concurrency_id="model")
-    for control in (low, high, order, compare, rule, min_accuracy, task, limit):
-        control.input(make_plan, inputs, outputs, concurrency_id="model",
-                      api_visibility="private")
-    gguf_button.click(make_gguf, [model, plan_json], gguf_file, api_name="gguf",
-                      concurrency_id="model")
+    budget.release(make_plan, inputs, outputs, api_name="plan", **INTERACTIVE)
+    for control in (low, high, order, rule, min_accuracy, task, limit):
+        control.input(make_plan, inputs, outputs, api_visibility="private", **INTERACTIVE)
+    # measuring every curve takes a minute once: its own queue, never ahead of slider moves
+    compare.input(make_plan, inputs, outputs, api_visibility="private", **PROBE)
+    gguf_button.click(make_gguf, [model, plan_json], gguf_file, api_name="gguf", **EXPORT)
     for control in (low, high):
         control.input(budget_limits, [model, low, high], budget, api_visibility="private")
     return budget, low, high, order, inputs, outputs

@@ -5,6 +5,9 @@ from __future__ import annotations
 import gradio as gr
 
 from components import figures
+from components import inputs as ui
+from components.guard import TIME_LIMITS_S, Deadline, finite_number, public, whole_number
+from components.queues import PROBE, PROFILE
 from components.workbench import session_or_error
 from luq.calibration import CalibrationConfig
 from luq.defaults import HIGH, LOW
@@ -12,21 +15,39 @@ from luq.entropy import ESTIMATORS
 from luq.profile import EntropyConfig
 from luq.select import layer_order
 
+MAX_SAMPLES, MAX_K, MAX_BINS = 256, 1000, 4096  # what one request may ask for
 
+
+def _calibration(alpha, samples) -> CalibrationConfig:
+    samples = whole_number(samples, "Calibration samples", 1, MAX_SAMPLES)
+    alpha = finite_number(alpha, "Alpha", 0, 1)
+    try:
+        return CalibrationConfig(samples, alpha)
+    except (TypeError, ValueError) as err:
+        raise gr.Error(str(err)) from None
+
+
+def _estimator(estimator) -> str:
+    if estimator not in ESTIMATORS:
+        raise gr.Error(f"Unknown estimator {estimator!r}; known: {', '.join(ESTIMATORS)}.")
+    return estimator
+
+
+@public("Profiling")
 def profile_model(model: str, alpha: float, samples: int, estimator: str, clusters: int,
                   bins: int, detail: bool, progress=gr.Progress()):
     """Profiles (or reads the cached profile) and returns the figures and the LUQ order."""
+    calib = _calibration(alpha, samples)
+    clusters, bins = whole_number(clusters, "K", 2, MAX_K), whole_number(bins, "B", 2, MAX_BINS)
     try:
-        calib = CalibrationConfig(int(samples), float(alpha))
-        config = EntropyConfig(estimator, int(clusters), int(bins), linears=bool(detail))
+        config = EntropyConfig(_estimator(estimator), clusters, bins, linears=bool(detail))
+    except gr.Error:
+        raise
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err)) from None
     session = session_or_error(model)
-
-    def report(done, total, message):
-        progress(done / max(total, 1), desc=message)
-
-    profile = session.profile(calib, config, progress=report).to_dict()
+    deadline = Deadline("Profiling", TIME_LIMITS_S["profile"], progress)
+    profile = session.profile(calib, config, progress=deadline).to_dict()
     layers = profile["layers"]
     order = layer_order([x["name"] for x in layers], "entropy", [x["entropy"] for x in layers])
     index = {x["name"]: x["index"] for x in layers}
@@ -42,21 +63,15 @@ def profile_model(model: str, alpha: float, samples: int, estimator: str, cluste
             detail_fig, profile)
 
 
+@public("Measuring sensitivity")
 def measure_sensitivity(model: str, alpha: float, samples: int, estimator: str,
                         progress=gr.Progress()):
     """Per-layer damage at the ultra-low setting, and whether entropy predicts it."""
+    calib = _calibration(alpha, samples)
+    estimator = _estimator(estimator)
     session = session_or_error(model)
-    try:
-        calib = CalibrationConfig(int(samples), float(alpha))
-    except (TypeError, ValueError) as err:
-        raise gr.Error(str(err)) from None
-    if estimator not in ESTIMATORS:
-        raise gr.Error(f"Unknown estimator {estimator!r}; known: {', '.join(ESTIMATORS)}.")
-
-    def report(done, total, message):
-        progress(done / max(total, 1), desc=message)
-
-    data = session.sensitivity(LOW, HIGH, calib, estimator, progress=report)
+    deadline = Deadline("Measuring sensitivity", TIME_LIMITS_S["sensitivity"], progress)
+    data = session.sensitivity(LOW, HIGH, calib, estimator, progress=deadline)
     layers = data["layers"]
     rho = data["spearman"][f"{estimator}/all"]["rho"]
     lines = ["| estimator / tokens | Spearman rho | 90 % interval |", "|---|---|---|"]
@@ -72,14 +87,14 @@ def measure_sensitivity(model: str, alpha: float, samples: int, estimator: str,
 def build_entropy_panel(model: gr.State) -> None:
     """Lays out the Entropy tab and wires it to ``model`` (the session's model name)."""
     with gr.Row():
-        alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="Calibration mix alpha",
+        alpha = ui.Slider(0, 1, value=0.5, step=0.05, label="Calibration mix alpha",
                           info="share of image+question prompts; the rest are text-only")
-        samples = gr.Slider(8, 256, value=64, step=8, label="Calibration samples")
-        estimator = gr.Radio(list(ESTIMATORS), value="kmeans", label="Estimator",
+        samples = ui.Slider(8, 256, value=64, step=8, label="Calibration samples")
+        estimator = ui.Radio(list(ESTIMATORS), value="kmeans", label="Estimator",
                              info="k-means (the paper's), histogram, histogram with clipped tails")
-        clusters = gr.Number(100, label="K (k-means clusters)", precision=0, minimum=2)
-        bins = gr.Number(256, label="B (histogram bins)", precision=0, minimum=2)
-        detail = gr.Checkbox(False, label="Per-linear detail (slower)")
+        clusters = ui.Number(100, label="K (k-means clusters)", precision=0, minimum=2)
+        bins = ui.Number(256, label="B (histogram bins)", precision=0, minimum=2)
+        detail = ui.Checkbox(False, label="Per-linear detail (slower)")
     run = gr.Button("Profile", variant="primary")
     summary = gr.Markdown()
     with gr.Row():
@@ -96,8 +111,7 @@ def build_entropy_panel(model: gr.State) -> None:
 
     inputs = [model, alpha, samples, estimator, clusters, bins, detail]
     outputs = [heat, lines, summary, detail_plot, profile_json]
-    run.click(profile_model, inputs, outputs, api_name="profile", concurrency_id="model")
+    run.click(profile_model, inputs, outputs, api_name="profile", **PROFILE)
     sens_button.click(measure_sensitivity, [model, alpha, samples, estimator],
-                      [sens_bars, scatter, sens_text], api_name="sensitivity",
-                      concurrency_id="model")
+                      [sens_bars, scatter, sens_text], api_name="sensitivity", **PROBE)
     return inputs, outputs

@@ -7,13 +7,26 @@ meta device, so a 7B model costs nothing to estimate.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import gradio as gr
 
+from components import inputs as ui
 from components.budget_panel import HIGH_CHOICES, LOW_CHOICES, parse_spec
+from components.guard import public, short_text
+from components.queues import WHAT_FITS
 from luq.estimate import what_fits
 from luq.memory import model_layout
-from luq.models.loading import ModelLoadError, build_meta_model, config_from_file
+from luq.models.loading import (
+    HUB_ID,
+    ModelLoadError,
+    build_meta_model,
+    config_from_file,
+    hub_config_file,
+)
 from luq.models.registry import model_names
+from luq.tasks.roots import is_allowed, looks_like_path
 
 SHIPPED = model_names("hub")
 EMBED_CHOICES = [("fp16, or 4-bit only if the budget needs it", "auto"),
@@ -26,11 +39,23 @@ def _layout(source: str, shipped: str, hub_id: str, upload):
         if not upload:
             raise gr.Error("Upload a config.json first.")
         path = upload if isinstance(upload, str) else upload.get("path")
+        if not isinstance(path, str) or not is_allowed(
+                path, [Path(gr.utils.get_upload_folder()).resolve()]):
+            raise gr.Error("Upload the config.json file itself.")
         return model_layout(build_meta_model(config_from_file(path))), "uploaded config.json"
-    name = (hub_id or "").strip() if source == "hub" else shipped
+    if source == "shipped":
+        if shipped not in SHIPPED:
+            raise gr.Error(f"Unknown shipped config {shipped!r}; known: {', '.join(SHIPPED)}.")
+        return model_layout(build_meta_model(shipped)), shipped
+    name = short_text(hub_id, "The hub id")
     if not name:
         raise gr.Error("Type a hub id (e.g. llava-hf/llava-1.5-7b-hf).")
-    return model_layout(build_meta_model(name)), name
+    if not HUB_ID.match(name) or looks_like_path(name):
+        raise gr.Error(f"{name!r} is not a hub id (organisation/name).")
+    if name in SHIPPED:  # its config ships with the app: no network needed
+        return model_layout(build_meta_model(name)), name
+    # the config file from the hub (or its cache), never a server folder of the same name
+    return model_layout(build_meta_model(config_from_file(hub_config_file(name)))), name
 
 
 def _markdown(r: dict) -> str:
@@ -67,6 +92,7 @@ def _markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
+@public("What fits")
 def estimate(source: str, shipped: str, hub_id: str, upload, budget_gb: float,
              low_choice: str, high_choice: str, embed: str):
     """What fits in ``budget_gb``: a summary and the full JSON."""
@@ -82,10 +108,13 @@ def estimate(source: str, shipped: str, hub_id: str, upload, budget_gb: float,
         raise gr.Error(f"Unknown embeddings setting {embed!r}.")
     try:
         layout, name = _layout(source, shipped, hub_id, upload)
+    except gr.Error:
+        raise
     except (ModelLoadError, ValueError) as err:
         raise gr.Error(str(err)) from None
     result = what_fits(layout, int(budget * GB), parse_spec(high_choice), parse_spec(low_choice),
                        None if embed == "auto" else int(embed), model=name)
+    json.dumps(result, allow_nan=False)  # what the JSON card can show, checked here
     return _markdown(result), result
 
 
@@ -95,19 +124,19 @@ def build_whatfits_panel() -> None:
                 "read (no weights). The same numbers as `python -m luq memory --model M "
                 "--budget-mb X`.")
     with gr.Row():
-        source = gr.Radio([("A shipped config", "shipped"), ("A hub id (needs network)", "hub"),
+        source = ui.Radio([("A shipped config", "shipped"), ("A hub id (needs network)", "hub"),
                            ("An uploaded config.json", "upload")], value="shipped",
                           label="Model")
-        shipped = gr.Dropdown(SHIPPED, value=SHIPPED[0], label="Shipped config")
+        shipped = ui.Dropdown(SHIPPED, value=SHIPPED[0], label="Shipped config")
         hub_id = gr.Textbox(label="Hub id", placeholder="llava-hf/llava-1.5-7b-hf")
         upload = gr.File(label="config.json", file_types=[".json"], type="filepath")
     with gr.Row():
-        budget = gr.Number(3.5, label="Memory budget (GB of weights)", minimum=0)
-        low = gr.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
-        high = gr.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
-        embed = gr.Dropdown(EMBED_CHOICES, value="auto", label="Embeddings and lm_head")
+        budget = ui.Number(3.5, label="Memory budget (GB of weights)", minimum=0)
+        low = ui.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
+        high = ui.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
+        embed = ui.Dropdown(EMBED_CHOICES, value="auto", label="Embeddings and lm_head")
     go = gr.Button("What fits?", variant="primary")
     summary = gr.Markdown()
     details = gr.JSON(label="Details")
     go.click(estimate, [source, shipped, hub_id, upload, budget, low, high, embed],
-             [summary, details], api_name="what_fits")
+             [summary, details], api_name="what_fits", **WHAT_FITS)

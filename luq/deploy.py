@@ -75,8 +75,10 @@ class GGUFStore:
     """One session's GGUF exports, by plan, in a folder of its own.
 
     Safe for concurrent requests: a plan is exported once (others asking for it wait for
-    that export), exports run under the session's lock, and an engine dropped from the
-    loaded set is freed only when no request holds it any more.
+    that export); the first export (converter, mmproj, importance matrix: they read the
+    float model) runs under the session's lock, later ones only re-quantize the base file
+    and leave the model to other users; an engine dropped from the loaded set is freed only
+    when no request holds it any more.
 
     Args:
         session: the :class:`~luq.session.Session` whose float model is exported.
@@ -143,10 +145,19 @@ class GGUFStore:
                     return dataclasses.replace(result, base=self._base)
                 return dataclasses.replace(result, notes=[*self._base_notes, *result.notes])
 
-            result = self.session.run(None, build)
+            source = self.session.source.key
+            if self._base is None or self._imatrix is None or self._imatrix[0] != source:
+                result = self.session.run(None, build)  # reads the float model: the lock
+            else:  # only ggml re-quantizes the base file: other users run meanwhile
+                result = build(self.session.loaded)
             with self._lock:
                 self._exports[key] = result
             return result
+
+    def ready(self, plan: BitPlan):
+        """The plan's export if it was written already, else None (never exports)."""
+        with self._lock:
+            return self._exports.get(self.key(plan))
 
     def engine(self, plan: BitPlan, progress: Progress | None = None):
         """The plan's GGUF loaded in llama.cpp (a :class:`~luq.engines.llamacpp.LlamaCppModel`)."""

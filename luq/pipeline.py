@@ -1,11 +1,14 @@
 """Profiling steps on a loaded model: entropy profiles and measured sensitivity.
 
 Each step takes a loaded model and plain settings and returns plain data; profiles and
-sensitivity probes are cached on disk. Run them through :class:`luq.session.Session`, which
-holds the lock and puts the model in full precision first.
+sensitivity probes are cached on disk. Run profiles through :class:`luq.session.Session`, which
+holds the lock and puts the model in full precision first; the sensitivity probe takes the
+lock one step at a time itself, so a long probe never stalls other users of the model.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from luq.apply import LayerVariantCache
 from luq.calibration import CalibrationConfig, calibration_batches
@@ -59,6 +62,19 @@ def run_profile(loaded: LoadedModel, calibration: CalibrationConfig, config: Ent
     return EntropyProfile.from_dict(cached("profile", key, compute))
 
 
+@contextmanager
+def _full_precision(cache: LayerVariantCache):
+    """The model in full precision under the lock; the plan it had is put back after."""
+    with cache.lock:
+        previous = cache.current
+        cache.restore()
+        try:
+            yield
+        finally:
+            if previous is not None:
+                cache.apply(previous)
+
+
 def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: CalibrationConfig,
                     low: QuantSpec, base: QuantSpec | None, cache: LayerVariantCache,
                     labelled: int = 0, progress: Progress | None = None,
@@ -91,7 +107,9 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
                 "accuracy": list(sens.accuracy) if sens.accuracy is not None else None}
 
     base_label = (base or FULL_PRECISION).label
-    key = cache_key(model=loaded.name, weights=fingerprint(loaded.model),
+    with _full_precision(cache):
+        weights = fingerprint(loaded.model)
+    key = cache_key(model=loaded.name, weights=weights,
                     calibration=calibration.key(), low=low, base=base_label, labelled=labelled,
                     stats=cache.stats is not None or cache.calibration is not None,
                     data=source.key)
@@ -109,7 +127,8 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
     for estimator in ESTIMATORS:
         config = EntropyConfig(**{**profile["estimator"], "estimator": estimator,
                                   "linears": False})
-        prof = run_profile(loaded, calibration, config, source)
+        with _full_precision(cache):
+            prof = run_profile(loaded, calibration, config, source)
         for modality in ("image", "text", "all"):
             rho, lo, hi = bootstrap_spearman(prof.values(modality), per_sample)
             spearman[f"{estimator}/{modality}"] = {"rho": rho, "ci90": [lo, hi]}

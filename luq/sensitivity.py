@@ -78,25 +78,29 @@ def probe(cache: LayerVariantCache, batches: list[dict], low: QuantSpec,
         progress: ``progress(done, total, message)``.
     """
     base = base or FULL_PRECISION
-    previous = cache.current
     names = cache.names
-    with cache.lock:
-        try:
-            cache.restore()
-            reference = _log_probs(cache.model, batches)
-            cache.apply(BitPlan.uniform(names, base))
-            base_kl = sum(_kl(reference, _log_probs(cache.model, batches))) / len(batches)
-            base_acc = evaluate() if evaluate else None
-            per_sample, accuracy = [], []
-            for i, name in enumerate(names):
-                cache.apply(BitPlan.mixed(names, base, low, [name]))
-                per_sample.append(tuple(_kl(reference, _log_probs(cache.model, batches))))
-                if evaluate:
-                    accuracy.append(evaluate())
-                if progress:
-                    progress(i + 1, len(names), f"probing {name}")
-        finally:
-            cache.apply(previous) if previous is not None else cache.restore()
+
+    def measure(plan: BitPlan | None) -> tuple[list[torch.Tensor], float | None]:
+        # One step under the lock: between steps other users of a shared model run their
+        # own plans (each run applies its plan first), so a probe never stalls the app.
+        with cache.lock:
+            previous = cache.current
+            try:
+                cache.apply(plan) if plan is not None else cache.restore()
+                return _log_probs(cache.model, batches), evaluate() if evaluate else None
+            finally:
+                cache.apply(previous) if previous is not None else cache.restore()
+
+    reference, _ = measure(None)
+    base_logp, base_acc = measure(BitPlan.uniform(names, base))
+    base_kl = sum(_kl(reference, base_logp)) / len(batches)
+    per_sample, accuracy = [], []
+    for i, name in enumerate(names):
+        logp, acc = measure(BitPlan.mixed(names, base, low, [name]))
+        per_sample.append(tuple(_kl(reference, logp)))
+        accuracy.append(acc)
+        if progress:
+            progress(i + 1, len(names), f"probing {name}")
     return Sensitivity(tuple(names), tuple(sum(s) / len(s) for s in per_sample),
                        tuple(per_sample), base_kl,
                        tuple(accuracy) if evaluate else None, base_acc)

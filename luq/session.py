@@ -60,6 +60,8 @@ class Session:
         self.lock: threading.RLock = self.store.lock
         self._accuracy: dict[tuple, float] = {}
         self._scores: dict[tuple, list[float]] = {}
+        self._gates: dict[tuple, threading.Lock] = {}  # one score computation per key
+        self._gates_lock = threading.Lock()
 
     def _new_store(self) -> VariantStore:
         """Packed variants; statistics are streamed block by block from the calibration
@@ -157,24 +159,27 @@ class Session:
         calibration = calibration or CalibrationConfig()
         if profile is None:
             profile = self.profile(calibration, EntropyConfig(estimator), progress).to_dict()
-        with self.lock:
-            self.prepare([low] + ([base] if base else []), progress)
-            self.store.restore()  # the probe and the profiles start from full precision
-            return add_sensitivity(self.loaded, profile, calibration, low, base, self.store,
-                                   labelled, progress, self.source)
+        self.prepare([low] + ([base] if base else []), progress)
+        # not under the lock: the probe takes it one step at a time (others run meanwhile)
+        return add_sensitivity(self.loaded, profile, calibration, low, base, self.store,
+                               labelled, progress, self.source)
 
     def scores(self, order: str, high: QuantSpec, low: QuantSpec) -> list[float] | None:
         """Per-block scores an order sorts by (entropy, or damage at ``low``), memoised."""
         if order not in SCORED_ORDERS:
             return None
         key = ("sensitivity", low, high) if order == "sensitivity" else ("entropy",)
-        with self.lock:
+        with self._gates_lock:
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:  # one computation per key; the session lock is taken only inside it
             if key not in self._scores:
                 if order == "sensitivity":
                     data = self.sensitivity(low, high)
-                    self._scores[key] = [x["sensitivity_kl"] for x in data["layers"]]
+                    scores = [x["sensitivity_kl"] for x in data["layers"]]
                 else:
-                    self._scores[key] = self.profile().values()
+                    scores = self.profile().values()
+                with self.lock:
+                    self._scores[key] = scores
             return self._scores[key]
 
     def order(self, order: str, high: QuantSpec, low: QuantSpec, seed: int = 0) -> list[str]:

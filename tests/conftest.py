@@ -6,6 +6,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py: no spinning threads
+# Tests write their data fixtures under the temporary folder: allow reading them there.
+os.environ.setdefault("LUQ_DATA_DIRS", __import__("tempfile").gettempdir())
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -122,3 +122,43 @@ def test_curve_averages_random_seeds_and_only_reports_measured_points(session):
     assert session.curve("depth", HIGH, LOW, measure=False) == points
     random_curve = session.curve("random", HIGH, LOW)
     assert len(random_curve) == len(points)
+
+
+def test_a_sensitivity_probe_lets_other_runs_in_between_its_steps(session, tmp_path,
+                                                                  monkeypatch):
+    """The probe takes the lock one block at a time: a run asked for mid-probe finishes
+    before the probe does, and sees its own plan."""
+    from luq.calibration import CalibrationConfig
+
+    monkeypatch.setenv("LUQ_CACHE_DIR", str(tmp_path))  # no cached probe: it must run
+    first_step, run_done, order = threading.Event(), threading.Event(), []
+
+    def progress(done, total, message):
+        if message.startswith("probing"):
+            first_step.set()
+            run_done.wait(timeout=30)  # hold the probe here, outside the lock
+
+    probe = threading.Thread(target=lambda: (session.sensitivity(
+        LOW, HIGH, CalibrationConfig(4), progress=progress), order.append("probe")))
+    probe.start()
+    assert first_step.wait(timeout=60)
+    plan = BitPlan.uniform(session.block_names, HIGH)
+    seen = session.run(plan, lambda loaded: session.store.current)
+    order.append("run")
+    run_done.set()
+    probe.join(timeout=120)
+    assert order == ["run", "probe"] and seen == plan
+
+
+def test_a_deadline_in_the_progress_callback_ends_a_profile_and_the_model_still_runs(
+        session, tmp_path, monkeypatch):
+    from luq.calibration import CalibrationConfig
+
+    monkeypatch.setenv("LUQ_CACHE_DIR", str(tmp_path))
+
+    def deadline(done, total, message):
+        raise TimeoutError("over the time limit")
+
+    with pytest.raises(TimeoutError):
+        session.profile(CalibrationConfig(4), progress=deadline)
+    assert session.run(None, lambda loaded: session.store.current) is None

@@ -240,7 +240,8 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
         luq.engines.convert.ConversionError: the converter refused the model (message says why).
     """
     types = block_types(plan, ultra_low)
-    for a in plan.layers:
+    reads_model = base is None or (imatrix is None and bool(batches))
+    for a in plan.layers if reads_model else ():  # a ready base + imatrix never read it
         if any(isinstance(m, QuantLinear) for m in model.get_submodule(a.name).modules()):
             raise GGUFExportError(f"{a.name} is quantized in the model already: export the "
                                   "float model (ggml quantizes it)")

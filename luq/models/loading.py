@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 from torch import nn
 from transformers import AutoConfig, AutoModelForImageTextToText, PretrainedConfig
 
+from luq.hub import hub_online
+from luq.limits import ConfigTooLarge, check_config, estimate_parameters, read_config_file
 from luq.models.adapters import ArchAdapter, adapter_for
 from luq.models.prompting import load_processor
 from luq.models.registry import ASSETS, get_entry
 from luq.models.tiny import TINY_CONFIGS, tiny_config, tiny_processor
+from luq.resources import available_memory_bytes
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
 
 class ModelLoadError(RuntimeError):
@@ -59,10 +66,41 @@ def resolve_config(name: str, trust_remote_code: bool = False) -> PretrainedConf
         path = ASSETS / "configs" / entry.config_file
         if path.exists():
             return config_from_file(path)
+    if not Path(name).exists():
+        hub_online()  # no network: offline mode at once, not 23 s of retries
     try:
-        return AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as err:
+        config = AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, StrictDataclassError) as err:
         raise ModelLoadError(_load_hint(name, err)) from None
+    checked(config)
+    return config
+
+
+def checked(config: PretrainedConfig) -> PretrainedConfig:
+    """``config`` if it is within :data:`luq.limits.DEFAULT_LIMITS`, else ModelLoadError."""
+    try:
+        check_config(config.to_dict())
+    except ConfigTooLarge as err:
+        raise ModelLoadError(str(err)) from None
+    return config
+
+
+def hub_config_file(repo_id: str) -> Path:
+    """The ``config.json`` of a hub repository (downloaded or from the cache): always the
+    hub's, never a local folder that happens to have the same name.
+
+    Raises:
+        ModelLoadError: not a hub id, or not reachable and not cached.
+    """
+    from huggingface_hub import hf_hub_download
+
+    if not HUB_ID.match(repo_id):
+        raise ModelLoadError(f"{repo_id!r} is not a hub id (organisation/name)")
+    hub_online()
+    try:
+        return Path(hf_hub_download(repo_id, "config.json"))
+    except Exception as err:  # noqa: BLE001 - huggingface_hub's errors vary by version
+        raise ModelLoadError(_load_hint(repo_id, err)) from None
 
 
 def config_from_file(path: str | Path) -> PretrainedConfig:
@@ -72,16 +110,20 @@ def config_from_file(path: str | Path) -> PretrainedConfig:
         ModelLoadError: not JSON, no ``model_type``, or a type transformers does not know.
     """
     try:
-        data = json.loads(Path(path).read_text())
+        data = read_config_file(path)  # size and sizes checked before anything is built
         model_type = data.pop("model_type")
-        return AutoConfig.for_model(model_type, **data)
+        return checked(AutoConfig.for_model(model_type, **data))
+    except ConfigTooLarge as err:
+        raise ModelLoadError(str(err)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelLoadError(f"{Path(path).name} is not a readable JSON config: {err}") from None
-    except (KeyError, AttributeError, TypeError):
+        raise ModelLoadError(f"{Path(path).name} is not a readable JSON config: "
+                             f"{_one_line(err)}") from None
+    except KeyError:
         raise ModelLoadError(f"{Path(path).name} has no model_type: is it a transformers "
                              "config.json?") from None
-    except ValueError as err:
-        raise ModelLoadError(f"{Path(path).name}: {err}") from None
+    except (AttributeError, TypeError, ValueError, StrictDataclassError) as err:
+        raise ModelLoadError(f"{Path(path).name} is not a config transformers can read: "
+                             f"{_one_line(err)}") from None
 
 
 def build_meta_model(name_or_config: str | PretrainedConfig) -> nn.Module:
@@ -90,14 +132,15 @@ def build_meta_model(name_or_config: str | PretrainedConfig) -> nn.Module:
     Raises:
         ModelLoadError: the config is not of an image-text-to-text model transformers knows.
     """
-    config = name_or_config if isinstance(name_or_config, PretrainedConfig) \
+    config = checked(name_or_config) if isinstance(name_or_config, PretrainedConfig) \
         else resolve_config(name_or_config)
     try:
         with torch.device("meta"):
             return AutoModelForImageTextToText.from_config(config)
-    except (ValueError, KeyError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
         raise ModelLoadError(f"{config.model_type!r} is not a vision-language model "
-                             f"transformers can build for image-text-to-text: {err}") from None
+                             f"transformers can build for image-text-to-text: "
+                             f"{_one_line(err)}") from None
 
 
 def load_model(name: str, device: torch.device | str | None = None,
@@ -123,6 +166,8 @@ def load_model(name: str, device: torch.device | str | None = None,
         return LoadedModel(name, model.eval(), tiny_processor(name), adapter_for(model))
     entry = get_entry(name)
     source = str(entry.local_path) if entry is not None and entry.local_path else name
+    config = resolve_config(source, trust_remote_code)  # sizes checked before any weight
+    _check_fits(name, config, device, dtype)
     kwargs = {"trust_remote_code": trust_remote_code, "dtype": dtype}
     if device.type == "cuda" and torch.cuda.device_count() > 1:
         kwargs["device_map"] = "auto"  # accelerate spreads a large model over the GPUs
@@ -134,6 +179,21 @@ def load_model(name: str, device: torch.device | str | None = None,
     if "device_map" not in kwargs:
         model = model.to(device)
     return LoadedModel(name, model.eval(), processor, adapter_for(model))
+
+
+def _check_fits(name: str, config: PretrainedConfig, device: torch.device,
+                dtype: torch.dtype) -> None:
+    """Refuses a model whose weights (estimated from its config) exceed the free memory."""
+    need = estimate_parameters(config.to_dict()) * torch.finfo(dtype).bits // 8
+    free = available_memory_bytes(device)
+    if free is not None and need > free:
+        raise ModelLoadError(f"{name} needs about {need / 1e9:.1f} GB for its "
+                             f"{str(dtype).removeprefix('torch.')} weights; {free / 1e9:.1f} GB "
+                             f"is free on {device.type}")
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())[:300] or type(err).__name__
 
 
 def _load_hint(name: str, err: Exception) -> str:

@@ -26,7 +26,9 @@ from datasets import (
     load_from_disk,
 )
 
+from luq.hub import hub_online
 from luq.tasks.registry import get_task
+from luq.tasks.roots import allowed_roots, is_allowed, looks_like_path, outside_message
 from luq.tasks.task import Task
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -107,23 +109,43 @@ def open_source(task: Task, data: str, config: str | None, split: str,
         need_config: fail unless ``config`` itself is found (GQA's image config), instead of
             reading a config-less source as is.
     """
-    path = Path(data).expanduser()
-    if path.exists():
-        try:
-            return _open_path(path, config, split, need_config)
-        except DataUnavailable:
-            raise
-        except (OSError, ValueError) as err:
-            raise DataUnavailable(f"task {task.name}: cannot read {data!r}: {_one_line(err)}") \
-                from None
+    data = data.strip()
+    if "\x00" in data or len(data) > 1024:
+        raise DataUnavailable(outside_message(task.name))
     if any(ch in data for ch in "*?["):
-        files = sorted(glob.glob(os.path.expanduser(data), recursive=True))
-        if not files:
-            raise DataUnavailable(f"task {task.name}: no file matches {data!r}")
-        return load_dataset("parquet", data_files=files, split="train")
-    if _HUB_ID.match(data):
-        return _from_hub(task, (data,), config, split)
-    raise DataUnavailable(f"task {task.name}: no such file or folder: {data!r}")
+        return _open_glob(task, data)
+    path = Path(data).expanduser()
+    if _HUB_ID.match(data) and not looks_like_path(data):
+        # org/name: a local folder only inside the roots; anything else is a hub id, so
+        # whether such a path exists elsewhere on the server never changes the reply
+        if not (is_allowed(path) and path.exists()):
+            return _from_hub(task, (data,), config, split)
+    elif not is_allowed(path):
+        raise DataUnavailable(outside_message(task.name))
+    if not path.exists():
+        raise DataUnavailable(f"task {task.name}: no such file or folder: {data!r}")
+    try:
+        return _open_path(path, config, split, need_config)
+    except DataUnavailable:
+        raise
+    except (OSError, ValueError) as err:
+        raise DataUnavailable(f"task {task.name}: cannot read {data!r}: {_one_line(err)}") \
+            from None
+
+
+def _open_glob(task: Task, pattern: str) -> Dataset:
+    """Parquet files matching ``pattern``, each inside the allowed roots."""
+    base = Path(pattern).expanduser()
+    while any(ch in str(base) for ch in "*?[") and base != base.parent:
+        base = base.parent
+    allowed = allowed_roots()
+    if not is_allowed(base, allowed):
+        raise DataUnavailable(outside_message(task.name))
+    files = sorted(f for f in glob.glob(os.path.expanduser(pattern), recursive=True)
+                   if is_allowed(f, allowed))
+    if not files:
+        raise DataUnavailable(f"task {task.name}: no file matches {pattern!r}")
+    return load_dataset("parquet", data_files=files, split="train")
 
 
 def _open_path(path: Path, config: str | None, split: str, need_config: bool) -> Dataset:
@@ -160,6 +182,7 @@ def _pick_split(obj, split: str, where) -> Dataset:
 
 def _from_hub(task: Task, hub_ids: tuple[str, ...], config: str | None, split: str) -> Dataset:
     reasons = []
+    hub_online()  # no network: offline mode at once (the cache still answers), no retries
     for hub_id in hub_ids:
         try:
             return load_dataset(hub_id, config, split=split)

@@ -15,12 +15,12 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     os.environ.setdefault("LUQ_CACHE_DIR", str(tmp_path_factory.mktemp("luq-cache")))
-    from app import CONCURRENCY, demo
+    from app import CONCURRENCY, MAX_FILE_SIZE, demo
 
     port = _free_port()
     demo.queue(default_concurrency_limit=CONCURRENCY).launch(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-        show_error=True)
+        show_error=True, max_file_size=MAX_FILE_SIZE)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 

@@ -126,9 +126,16 @@ def test_answer_endpoint_gives_three_answers(client):
 
 
 def test_llamacpp_column_answers_with_the_plans_gguf(client):
-    """The fourth card: the LUQ plan exported as GGUF + mmproj, answering in llama.cpp."""
-    full, _four, luq, engine = _answer(client, EXAMPLE, "how many objects are there ?",
-                                       engine=True)
+    """The fourth card: the LUQ plan exported as GGUF + mmproj, answering in llama.cpp. The
+    export runs in its own queue (/answer_llamacpp); once it exists /answer answers too."""
+    budget = round(LO + 0.37 * (HI - LO), 4)  # a plan no other test exports
+    question = "how many objects are there ?"
+    *_, waiting = _answer(client, EXAMPLE, question, budget, engine=True)
+    assert "exporting this plan's GGUF in its own queue" in waiting, waiting
+    filled = client.predict(handle_file(EXAMPLE), question, budget, *SETTINGS[:2], SETTINGS[2],
+                            True, api_name="/answer_llamacpp")
+    full, _four, luq, engine = _answer(client, EXAMPLE, question, budget, engine=True)
+    assert filled.splitlines()[:2] == engine.splitlines()[:2]
     assert "LUQ in llama.cpp" in engine, engine
     answer = engine.splitlines()[1].removeprefix("## ")
     assert answer == full.splitlines()[1].removeprefix("## ")  # the example is easy
