@@ -23,12 +23,14 @@ def _clear(base: type) -> type:
         def preprocess(self, payload):
             try:
                 return super().preprocess(payload)
-            except Exception:  # noqa: BLE001 - any failure becomes one clear line
+            except Exception as err:  # noqa: BLE001 - any failure becomes one clear line
                 choices = [c[1] if isinstance(c, tuple) else c
                            for c in getattr(self, "choices", None) or []]
                 known = f"; one of {', '.join(map(str, choices))}" if choices else ""
+                why = " ".join(str(getattr(err, "message", err)).split())
+                why = f" ({why.rstrip('.')})" if why and len(why) <= 100 and not choices else ""
                 raise gr.Error(f"{self.label or 'A value'}: {_short(payload)} is not a valid "
-                               f"value{known}.") from None
+                               f"value{why}{known}.") from None
 
     Clear.__name__ = Clear.__qualname__ = base.__name__
     return Clear

@@ -90,7 +90,7 @@ def test_accuracy_floor_rule(client):
 def test_only_documented_endpoints_are_public(client):
     named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert named == {"/profile", "/sensitivity", "/plan", "/answer", "/load_model",
-                     "/what_fits", "/gguf"}
+                     "/what_fits", "/gguf", "/answer_llamacpp"}
 
 
 def test_unknown_words_are_flagged_before_the_answers(client):
@@ -108,7 +108,7 @@ def test_more_budget_means_fewer_ultra_low_layers(client):
 
 @pytest.mark.parametrize("budget", [0.2, 0.01, "lots"])
 def test_bad_budgets_are_clear_errors(client, budget):
-    clear = "smallest possible plan|less than minimum|Expected a `float`"
+    clear = "smallest possible plan|less than minimum|is not a valid value"
     with pytest.raises(Exception, match=clear):
         _plan(client, budget)
     assert _plan(client, MID)[-1]["memory_bytes"] <= MID * 1e6  # still serving

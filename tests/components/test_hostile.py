@@ -209,7 +209,7 @@ def test_nan_and_infinity_sent_as_raw_json_are_clear_errors(app_url):
             assert event.status_code == 200, event.text
             stream = http.get(f"gradio_api/call/plan/{event.json()['event_id']}").text
         assert "event: error" in stream and not LEAKS.search(stream), stream
-        assert "budget" in stream.lower() and "number" in stream.lower(), stream
+        assert "budget" in stream.lower(), stream
 
 
 def test_uploads_over_the_size_cap_are_refused(client, tmp_path):

@@ -1,0 +1,165 @@
+"""The app under load and under attack, on 127.0.0.1: what a public Space's visitors see.
+
+    python -m benchmarks.app_load [--clients 16] [--seconds 60]
+
+Starts the app in-process on a free local port (nothing leaves this machine), then:
+
+1. **Hostile configs**: the 10-million-layer ``config.json`` (94 bytes) sent to What fits:
+   the reply's latency and the server's RSS growth, then one normal request.
+2. **Load**: ``--clients`` gradio_client users for ``--seconds``, each with its own order
+   (entropy, sensitivity, random, depth) and budget; every other one has the llama.cpp card
+   on (``/answer`` then ``/answer_llamacpp``, whose first call for a plan exports its GGUF in
+   the export queue). Each user loops slider move (``/plan``) -> arena (``/answer``); every
+   reply is checked against that plan computed alone beforehand. Reports per kind of
+   request the median, p95 and max latency, the errors and the wrong replies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import print_table, write_result
+
+ORDERS = ("entropy", "sensitivity", "random", "depth")
+QUESTION = "how many objects are there ?"
+HUGE = {"model_type": "llava", "text_config": {"model_type": "llama",
+                                               "num_hidden_layers": 10_000_000}}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def _hostile(client) -> dict:
+    from gradio_client import handle_file
+
+    from luq.resources import process_rss_bytes
+
+    folder = Path(tempfile.mkdtemp(prefix="luq-hostile-"))
+    path = folder / "config.json"
+    path.write_text(json.dumps(HUGE))
+    before = process_rss_bytes()
+    start = time.perf_counter()
+    try:
+        client.predict("upload", "llava-hf/llava-1.5-7b-hf", "", handle_file(str(path)), 3.5,
+                       "billm", "rtn4", "auto", api_name="/what_fits")
+        reply = "(answered)"
+    except Exception as err:  # noqa: BLE001 - the refusal is the expected reply
+        reply = str(err)
+    seconds = time.perf_counter() - start
+    return {"config_bytes": path.stat().st_size, "reply": reply,
+            "seconds": round(seconds, 3), "rss_growth_mb": round((process_rss_bytes() - before)
+                                                                 / 1e6, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=60)
+    args = ap.parse_args()
+
+    from gradio_client import Client, handle_file
+
+    from app import CONCURRENCY, MAX_FILE_SIZE, demo
+    from components.arena_panel import EXAMPLES
+    from components.budget_panel import parse_spec
+    from components.workbench import MODELS
+    from luq.select import budget_range
+
+    port = _port()
+    demo.queue(default_concurrency_limit=CONCURRENCY).launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+        max_file_size=MAX_FILE_SIZE)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        reference = Client(url, verbose=False)
+        hostile = _hostile(reference)
+        lo, hi = budget_range(MODELS.get("embedded").layout, parse_spec("rtn4"),
+                              parse_spec("billm"))
+        image = handle_file(str(EXAMPLES[0]))
+        users = [(ORDERS[i % len(ORDERS)], round((lo + (0.05 + 0.9 * i / args.clients)
+                                                  * (hi - lo)) / 1e6, 4), i % 2 == 1)
+                 for i in range(args.clients)]
+
+        def plan(client, order, budget):
+            return client.predict(budget, "billm", "rtn4", order, False, "budget", 0.9,
+                                  "shapes", "", 100, api_name="/plan")[-1]
+
+        def answer(client, order, budget, engine, name="/answer"):
+            return client.predict(image, QUESTION, budget, "billm", "rtn4", order, engine,
+                                  api_name=name)
+
+        deadline = time.monotonic() + args.seconds
+
+        def user(config):
+            order, budget, engine = config
+            client = Client(url, verbose=False)
+            times = {"slider": [], "arena": [], "llama.cpp card": []}
+            errors, replies = [], set()
+            while time.monotonic() < deadline:
+                try:
+                    start = time.perf_counter()
+                    p = plan(client, order, budget)
+                    times["slider"].append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    cards = answer(client, order, budget, engine)[1:5]
+                    times["arena"].append(time.perf_counter() - start)
+                    if engine:
+                        start = time.perf_counter()
+                        answer(client, order, budget, True, "/answer_llamacpp")
+                        times["llama.cpp card"].append(time.perf_counter() - start)
+                except Exception as err:  # noqa: BLE001 - counted and reported
+                    errors.append(str(err)[:200])
+                    continue
+                replies.add(((p["n_low"], p["memory_bytes"], p["accuracy"]),
+                             tuple(c.splitlines()[1] for c in cards[:3])))
+            return times, errors, replies
+
+        with cf.ThreadPoolExecutor(max_workers=args.clients) as pool:
+            results = list(pool.map(user, users))
+        # afterwards, each plan alone: the probe and the exports ran during the load above
+        wrong = []
+        for config, (_, _, replies) in zip(users, results):
+            order, budget, _ = config
+            p = plan(reference, order, budget)
+            cards = answer(reference, order, budget, False)[1:4]
+            alone = ((p["n_low"], p["memory_bytes"], p["accuracy"]),
+                     tuple(c.splitlines()[1] for c in cards))
+            wrong += [f"{config}: {r}" for r in replies if r != alone]
+    finally:
+        demo.close()
+    rows = []
+    for kind in ("slider", "arena", "llama.cpp card"):
+        values = [t for times, _, _ in results for t in times[kind]]
+        if values:
+            rows.append({"request": kind, "calls": len(values),
+                         "median s": round(statistics.median(values), 2),
+                         "p95 s": round(_p95(values), 2), "max s": round(max(values), 2)})
+    errors = [e for _, errs, _ in results for e in errs]
+    print_table(rows)
+    print(f"errors {len(errors)}, wrong replies {len(wrong)}; "
+          f"10M-layer config: {hostile['seconds']} s, RSS +{hostile['rss_growth_mb']} MB")
+    path = write_result("app_load", {
+        "clients": args.clients, "seconds": args.seconds, "orders": list(ORDERS),
+        "llamacpp_half": True, "rows": rows, "errors": len(errors), "error_samples": errors[:5],
+        "wrong_replies": len(wrong), "wrong_samples": wrong[:5],
+        "hostile_config": hostile})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
