@@ -10,7 +10,15 @@ import gradio as gr
 
 from components import inputs as ui
 from components.budget_panel import parse_order, parse_spec
-from components.guard import TIME_LIMITS_S, Deadline, TimeLimit, finite_number, public, scrub
+from components.guard import (
+    TIME_LIMITS_S,
+    Deadline,
+    TimeLimit,
+    finite_number,
+    public,
+    scrub,
+    uploaded_path,
+)
 from components.model_picker import EMBEDDED_HELP
 from components.queues import EXPORT, INTERACTIVE
 from components.workbench import gguf_store, session_or_error
@@ -22,7 +30,6 @@ from luq.memory import resident_weight_bytes
 from luq.models.prompting import unknown_words
 from luq.models.registry import ASSETS
 from luq.resources import process_rss_bytes
-from luq.tasks.roots import is_allowed
 
 MAX_QUESTION = 200
 LLAMACPP_TITLE = "### LUQ in llama.cpp (GGUF)"
@@ -51,9 +58,8 @@ def _picture(image):
     """The uploaded (or example) image, read; only Gradio's uploads and the examples."""
     if image is None:
         raise gr.Error("Upload an image or pick an example first.")
-    path = image if not isinstance(image, dict) else image.get("path")
-    if not isinstance(path, str) or not is_allowed(
-            path, [Path(gr.utils.get_upload_folder()).resolve(), ASSETS.resolve() / "examples"]):
+    path = uploaded_path(image, ASSETS / "examples")
+    if path is None:
         raise gr.Error("Could not read the image: upload it (or pick an example).")
     try:
         return load_image(path)

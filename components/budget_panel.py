@@ -108,14 +108,12 @@ def use_task(session: Session, task: str, data: str, limit) -> None:
 def plan_for(session: Session, rule: str, budget_mb, min_accuracy, high: QuantSpec,
              low: QuantSpec, order: str):
     """The selection the tab's stopping rule asks for, or a ``gr.Error`` saying why not."""
+    floor = finite_number(min_accuracy, "The accuracy floor") if rule == "accuracy" else None
+    budget = finite_number(budget_mb, "The budget (MB)", 0, 1e7) if floor is None else None
     try:
-        if rule == "accuracy":
-            floor = finite_number(min_accuracy, "The accuracy floor")
+        if floor is not None:
             return session.plan_for_accuracy(floor, high, low, order)
-        budget = finite_number(budget_mb, "The budget (MB)", 0, 1e7)
         return session.plan_for_budget(int(budget * 1e6), high, low, order)
-    except gr.Error:
-        raise
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err) if str(err) else "The budget must be a number of MB.") \
             from None

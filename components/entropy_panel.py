@@ -39,10 +39,9 @@ def profile_model(model: str, alpha: float, samples: int, estimator: str, cluste
     """Profiles (or reads the cached profile) and returns the figures and the LUQ order."""
     calib = _calibration(alpha, samples)
     clusters, bins = whole_number(clusters, "K", 2, MAX_K), whole_number(bins, "B", 2, MAX_BINS)
+    estimator = _estimator(estimator)
     try:
-        config = EntropyConfig(_estimator(estimator), clusters, bins, linears=bool(detail))
-    except gr.Error:
-        raise
+        config = EntropyConfig(estimator, clusters, bins, linears=bool(detail))
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err)) from None
     session = session_or_error(model)

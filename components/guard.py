@@ -16,8 +16,11 @@ import logging
 import math
 import re
 import time
+from pathlib import Path
 
 import gradio as gr
+
+from luq.tasks.roots import is_allowed
 
 log = logging.getLogger("luq.app")
 
@@ -125,3 +128,11 @@ def short_text(value, name: str) -> str:
     if any(ord(ch) < 32 for ch in text):
         raise gr.Error(f"{name} holds control characters.")
     return text
+
+
+def uploaded_path(value, *also: Path) -> str | None:
+    """The path of a file the visitor uploaded through Gradio (or one under ``also``);
+    None for anything else, whatever it names on the server."""
+    path = value.get("path") if isinstance(value, dict) else value
+    roots = [Path(gr.utils.get_upload_folder()).resolve(), *(p.resolve() for p in also)]
+    return path if isinstance(path, str) and is_allowed(path, roots) else None

@@ -8,25 +8,24 @@ meta device, so a 7B model costs nothing to estimate.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import gradio as gr
 
 from components import inputs as ui
 from components.budget_panel import HIGH_CHOICES, LOW_CHOICES, parse_spec
-from components.guard import public, short_text
+from components.guard import public, short_text, uploaded_path
 from components.queues import WHAT_FITS
 from luq.estimate import what_fits
+from luq.hub import HUB_ID
 from luq.memory import model_layout
 from luq.models.loading import (
-    HUB_ID,
     ModelLoadError,
     build_meta_model,
     config_from_file,
     hub_config_file,
 )
 from luq.models.registry import model_names
-from luq.tasks.roots import is_allowed, looks_like_path
+from luq.tasks.roots import looks_like_path
 
 SHIPPED = model_names("hub")
 EMBED_CHOICES = [("fp16, or 4-bit only if the budget needs it", "auto"),
@@ -38,9 +37,8 @@ def _layout(source: str, shipped: str, hub_id: str, upload):
     if source == "upload":
         if not upload:
             raise gr.Error("Upload a config.json first.")
-        path = upload if isinstance(upload, str) else upload.get("path")
-        if not isinstance(path, str) or not is_allowed(
-                path, [Path(gr.utils.get_upload_folder()).resolve()]):
+        path = uploaded_path(upload)
+        if path is None:
             raise gr.Error("Upload the config.json file itself.")
         return model_layout(build_meta_model(config_from_file(path))), "uploaded config.json"
     if source == "shipped":

@@ -11,11 +11,14 @@ in offline mode (the local cache still answers) until a later probe reaches the 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
 from urllib.parse import urlparse
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+"""What a hub repository id looks like: ``organisation/name``."""
 PROBE_TIMEOUT_S = 2.0
 REPROBE_S = 60.0
 _TRUE = {"1", "true", "yes", "on"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +17,13 @@ from huggingface_hub.errors import StrictDataclassError
 from torch import nn
 from transformers import AutoConfig, AutoModelForImageTextToText, PretrainedConfig
 
-from luq.hub import hub_online
+from luq.hub import HUB_ID, hub_online
 from luq.limits import ConfigTooLarge, check_config, estimate_parameters, read_config_file
 from luq.models.adapters import ArchAdapter, adapter_for
 from luq.models.prompting import load_processor
 from luq.models.registry import ASSETS, get_entry
 from luq.models.tiny import TINY_CONFIGS, tiny_config, tiny_processor
 from luq.resources import available_memory_bytes
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
 
 class ModelLoadError(RuntimeError):

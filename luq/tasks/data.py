@@ -14,7 +14,6 @@ from __future__ import annotations
 import glob
 import os
 import random
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -26,12 +25,11 @@ from datasets import (
     load_from_disk,
 )
 
-from luq.hub import hub_online
+from luq.hub import HUB_ID, hub_online
 from luq.tasks.registry import get_task
 from luq.tasks.roots import allowed_roots, is_allowed, looks_like_path, outside_message
 from luq.tasks.task import Task
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DOC_ID = "doc_id"
 """The column every loaded document gets: its 0-based position in the full split."""
 
@@ -115,7 +113,7 @@ def open_source(task: Task, data: str, config: str | None, split: str,
     if any(ch in data for ch in "*?["):
         return _open_glob(task, data)
     path = Path(data).expanduser()
-    if _HUB_ID.match(data) and not looks_like_path(data):
+    if HUB_ID.match(data) and not looks_like_path(data):
         # org/name: a local folder only inside the roots; anything else is a hub id, so
         # whether such a path exists elsewhere on the server never changes the reply
         if not (is_allowed(path) and path.exists()):
