@@ -10,8 +10,12 @@ Starts the app in-process on a free local port (nothing leaves this machine), th
    (entropy, sensitivity, random, depth) and budget; every other one has the llama.cpp card
    on (``/answer`` then ``/answer_llamacpp``, whose first call for a plan exports its GGUF in
    the export queue). Each user loops slider move (``/plan``) -> arena (``/answer``); every
-   reply is checked against that plan computed alone beforehand. Reports per kind of
+   reply is checked against that plan computed alone afterwards. Reports per kind of
    request the median, p95 and max latency, the errors and the wrong replies.
+
+Cold (default): an empty profile cache, so the probe, the profile, each plan's accuracy and
+each GGUF export happen during the minute (``app_load.json``). ``--warm``: each user's plan
+asked once first (``app_load_warm.json``).
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--warm", action="store_true",
+                    help="ask each user's plan once (in turn) before the timed minute, so it "
+                         "measures a warm app; the warm-up's seconds are reported")
     args = ap.parse_args()
 
     from gradio_client import Client, handle_file
@@ -103,7 +110,13 @@ def main() -> None:
             return client.predict(image, QUESTION, budget, "billm", "rtn4", order, engine,
                                   api_name=name)
 
+        warm_up = time.perf_counter()
+        for order, budget, engine in users if args.warm else ():
+            plan(reference, order, budget)
+            answer(reference, order, budget, engine, "/answer_llamacpp" if engine else "/answer")
+        warm_up = round(time.perf_counter() - warm_up, 1) if args.warm else None
         deadline = time.monotonic() + args.seconds
+        began, slow = time.perf_counter(), []  # (start offset, seconds) of each slider move
 
         def user(config):
             order, budget, engine = config
@@ -115,6 +128,7 @@ def main() -> None:
                     start = time.perf_counter()
                     p = plan(client, order, budget)
                     times["slider"].append(time.perf_counter() - start)
+                    slow.append((round(start - began, 1), round(times["slider"][-1], 2)))
                     start = time.perf_counter()
                     cards = answer(client, order, budget, engine)[1:5]
                     times["arena"].append(time.perf_counter() - start)
@@ -153,10 +167,12 @@ def main() -> None:
     print_table(rows)
     print(f"errors {len(errors)}, wrong replies {len(wrong)}; "
           f"10M-layer config: {hostile['seconds']} s, RSS +{hostile['rss_growth_mb']} MB")
-    path = write_result("app_load", {
-        "clients": args.clients, "seconds": args.seconds, "orders": list(ORDERS),
+    path = write_result("app_load_warm" if args.warm else "app_load", {
+        "clients": args.clients, "seconds": args.seconds, "warm_up_seconds": warm_up,
+        "orders": list(ORDERS),
         "llamacpp_half": True, "rows": rows, "errors": len(errors), "error_samples": errors[:5],
         "wrong_replies": len(wrong), "wrong_samples": wrong[:5],
+        "slowest_slider_moves": sorted(slow, key=lambda x: -x[1])[:10],
         "hostile_config": hostile})
     print(f"wrote {path}")
 

@@ -20,7 +20,7 @@ from components.guard import (
     uploaded_path,
 )
 from components.model_picker import EMBEDDED_HELP
-from components.queues import EXPORT, INTERACTIVE
+from components.queues import ARENA, EXPORT
 from components.workbench import gguf_store, session_or_error
 from luq.deploy import engine_prompt
 from luq.embedded.model import vocabulary
@@ -201,11 +201,11 @@ def build_arena_panel(model: gr.State, budget, low, high, order) -> None:
                      for t in ("Full precision", "Uniform 4-bit", "LUQ",
                                "LUQ in llama.cpp (GGUF)")]
     inputs = [model, image, question, budget, low, high, order, engine]
-    # PyTorch answers first (interactive queue); the llama.cpp card then in the export queue
-    ask.click(answer_three, inputs, [notice, *cards], api_name="answer", **INTERACTIVE).then(
+    # PyTorch answers first (arena queue); the llama.cpp card then in the export queue
+    ask.click(answer_three, inputs, [notice, *cards], api_name="answer", **ARENA).then(
         answer_llamacpp, inputs, cards[3], api_name="answer_llamacpp", **EXPORT)
     question.submit(answer_three, inputs, [notice, *cards], api_visibility="private",
-                    **INTERACTIVE).then(answer_llamacpp, inputs, cards[3],
+                    **ARENA).then(answer_llamacpp, inputs, cards[3],
                                         api_visibility="private", **EXPORT)
     question.input(public("Checking the words")(word_notice), [model, question], notice,
                    api_visibility="private", trigger_mode="always_last")

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 from torch import nn
 
+from luq.locks import FairRLock
+from luq.memory import resident_weight_bytes
 from luq.models.adapters import ArchAdapter, adapter_for
 from luq.plan import BitPlan
 from luq.progress import Progress
@@ -131,7 +132,7 @@ class VariantStore:
         self.quantize_calls = 0
         self.seconds = {"statistics": 0.0, "quantize": 0.0}
         self.current: BitPlan | None = None
-        self.lock = threading.RLock()
+        self.lock = FairRLock()
 
     @property
     def cache_dense(self) -> bool:
@@ -155,6 +156,9 @@ class VariantStore:
         that streams statistics is then built for every block at once)."""
         if spec.method == "fp16":
             return self.originals[name]
+        built = self.variants.get((name, spec))
+        if built is not None:  # built once, never replaced: no lock needed to read it
+            return built
         with self.lock:
             if (name, spec) not in self.variants:
                 if self._streams(spec):
@@ -212,6 +216,15 @@ class VariantStore:
                     self.blocks[i] = module
             self.current = plan
             self._trim_dense()
+
+    def resident_bytes(self, plan: BitPlan | None) -> int:
+        """:func:`~luq.memory.resident_weight_bytes` of the model with ``plan`` applied (None:
+        full precision), counted without applying it: the model may run meanwhile."""
+        if plan is not None:
+            plan.check_layers(self.names)
+        modules = [self.originals[n] for n in self.names] if plan is None else \
+            [self.variant(a.name, a.spec) for a in plan.layers]
+        return resident_weight_bytes(self.model, self.blocks, modules)
 
     def restore(self) -> None:
         """Full precision again (a swap)."""

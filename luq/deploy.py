@@ -147,7 +147,8 @@ class GGUFStore:
 
             source = self.session.source.key
             if self._base is None or self._imatrix is None or self._imatrix[0] != source:
-                result = self.session.run(None, build)  # reads the float model: the lock
+                # reads the float model: the lock, after the foreground runs
+                result = self.session.run(None, build, background=True)
             else:  # only ggml re-quantizes the base file: other users run meanwhile
                 result = build(self.session.loaded)
             with self._lock:

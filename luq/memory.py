@@ -11,6 +11,7 @@ arithmetic alone, fast enough for a slider.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -189,7 +190,8 @@ def measured_nbytes(model: nn.Module) -> int:
     return total
 
 
-def resident_weight_bytes(model: nn.Module) -> int:
+def resident_weight_bytes(model: nn.Module, blocks: nn.ModuleList | None = None,
+                          in_place: Sequence[nn.Module] | None = None) -> int:
     """Bytes the running model's weights hold now, at their real size.
 
     The sum over the modules currently in ``model`` of their parameters and buffers (all of
@@ -198,6 +200,10 @@ def resident_weight_bytes(model: nn.Module) -> int:
     count nothing. Blocks swapped out of the model (a variant store's originals and unused
     variants) are not counted: this is what the model runs on, not what the process holds
     (for that, :func:`luq.resources.process_rss_bytes`).
+
+    With ``blocks`` (the model's block list) and ``in_place`` (one module per block), the
+    count is of the model as it would stand with ``in_place`` swapped in, without swapping:
+    what a plan's variants hold, while other threads run the model as it is.
     """
     seen: set[tuple[str, int]] = set()
     total = 0
@@ -212,7 +218,16 @@ def resident_weight_bytes(model: nn.Module) -> int:
             seen.add(key)
             total += storage.nbytes()
 
-    for module in model.modules():
+    def modules(root: nn.Module, seen_modules: set[int]):
+        if id(root) in seen_modules:
+            return
+        seen_modules.add(id(root))
+        yield root
+        children = in_place if root is blocks and in_place is not None else root.children()
+        for child in list(children):
+            yield from modules(child, seen_modules)
+
+    for module in modules(model, set()):
         for t in module.parameters(recurse=False):
             add(t)
         for t in module.buffers(recurse=False):

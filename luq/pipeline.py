@@ -65,7 +65,7 @@ def run_profile(loaded: LoadedModel, calibration: CalibrationConfig, config: Ent
 @contextmanager
 def _full_precision(cache: LayerVariantCache):
     """The model in full precision under the lock; the plan it had is put back after."""
-    with cache.lock:
+    with cache.lock.background():
         previous = cache.current
         cache.restore()
         try:

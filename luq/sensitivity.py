@@ -80,16 +80,20 @@ def probe(cache: LayerVariantCache, batches: list[dict], low: QuantSpec,
     base = base or FULL_PRECISION
     names = cache.names
 
-    def measure(plan: BitPlan | None) -> tuple[list[torch.Tensor], float | None]:
-        # One step under the lock: between steps other users of a shared model run their
-        # own plans (each run applies its plan first), so a probe never stalls the app.
-        with cache.lock:
+    def step(plan: BitPlan | None, fn):
+        # One short step under the lock (a background one: the app's requests go first);
+        # between steps other users run their own plans, each applying its plan first.
+        with cache.lock.background():
             previous = cache.current
             try:
                 cache.apply(plan) if plan is not None else cache.restore()
-                return _log_probs(cache.model, batches), evaluate() if evaluate else None
+                return fn()
             finally:
                 cache.apply(previous) if previous is not None else cache.restore()
+
+    def measure(plan: BitPlan | None) -> tuple[list[torch.Tensor], float | None]:
+        logp = [step(plan, lambda b=b: _log_probs(cache.model, [b])[0]) for b in batches]
+        return logp, step(plan, evaluate) if evaluate else None
 
     reference, _ = measure(None)
     base_logp, base_acc = measure(BitPlan.uniform(names, base))

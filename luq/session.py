@@ -19,7 +19,8 @@ from typing import TypeVar
 from luq.apply import VariantStore
 from luq.calibration import CalibrationConfig, calibration_batches
 from luq.curve import order_curve
-from luq.memory import MemoryReport, model_layout, plan_memory, resident_weight_bytes
+from luq.locks import FairRLock
+from luq.memory import MemoryReport, model_layout, plan_memory
 from luq.models.loading import LoadedModel
 from luq.pipeline import add_sensitivity, run_profile
 from luq.plan import BitPlan
@@ -57,7 +58,7 @@ class Session:
         self.statistics = statistics or CalibrationConfig(STATS_SAMPLES)
         self.source = source or calibration_source()
         self.store = self._new_store()
-        self.lock: threading.RLock = self.store.lock
+        self.lock: FairRLock = self.store.lock
         self._accuracy: dict[tuple, float] = {}
         self._scores: dict[tuple, list[float]] = {}
         self._gates: dict[tuple, threading.Lock] = {}  # one score computation per key
@@ -84,13 +85,15 @@ class Session:
 
     # -- running the model -------------------------------------------------------------------
 
-    def run(self, plan: BitPlan | None, fn: Callable[[LoadedModel], T]) -> T:
+    def run(self, plan: BitPlan | None, fn: Callable[[LoadedModel], T],
+            background: bool = False) -> T:
         """Applies ``plan`` (None: full precision) and runs ``fn(loaded)``, under the lock.
 
         Variants missing for the plan are built first (once per block and setting; a setting
-        that uses statistics reads the calibration once, for every block).
+        that uses statistics reads the calibration once, for every block). ``background``
+        runs (steps of long jobs) wait for every foreground run asked meanwhile.
         """
-        with self.lock:
+        with self.lock.background() if background else self.lock:
             if plan is None:
                 self.store.restore()
             else:
@@ -126,14 +129,18 @@ class Session:
         return (self.evaluation.key, specs)
 
     def known_accuracy(self, plan: BitPlan | None) -> float | None:
-        """The memoised accuracy of ``plan``, or None if it was never measured."""
-        with self.lock:
-            return self._accuracy.get(self._key(plan))
+        """The memoised accuracy of ``plan``, or None if it was never measured (no lock: a
+        dict read, so a slider move never waits behind the model)."""
+        return self._accuracy.get(self._key(plan))
 
-    def accuracy(self, plan: BitPlan | None) -> float:
-        """Accuracy of ``plan`` under the session's evaluation, measured once per plan."""
-        with self.lock:  # check and fill the memo under the lock: one measurement per plan
-            key = self._key(plan)
+    def accuracy(self, plan: BitPlan | None, background: bool = False) -> float:
+        """Accuracy of ``plan`` under the session's evaluation, measured once per plan
+        (``background``: after every foreground run asked meanwhile, as curves do)."""
+        key = self._key(plan)
+        if key in self._accuracy:  # a memo hit needs no lock (a slider move never waits)
+            return self._accuracy[key]
+        # check and fill the memo under the lock: one measurement per plan
+        with self.lock.background() if background else self.lock:
             if key not in self._accuracy:
                 self._accuracy[key] = self.run(plan, self.evaluation.score)
             return self._accuracy[key]
@@ -146,7 +153,7 @@ class Session:
         """The entropy profile of the full-precision model (cached on disk)."""
         return self.run(None, lambda loaded: run_profile(
             loaded, calibration or CalibrationConfig(), config or EntropyConfig(), self.source,
-            progress))
+            progress), background=True)
 
     def sensitivity(self, low: QuantSpec, base: QuantSpec | None,
                     calibration: CalibrationConfig | None = None, estimator: str = "kmeans",
@@ -208,7 +215,7 @@ class Session:
         """What the model really holds under ``plan``: ``resident_weight_bytes`` (the tensors of
         the modules in use, dense caches included), ``accounted_bytes`` (the plan's stored
         format) and the process RSS (``rss_bytes``)."""
-        resident = self.run(plan, lambda loaded: resident_weight_bytes(loaded.model))
+        resident = self.store.resident_bytes(plan)  # no lock: the model is not swapped
         return {"accounted_bytes": self.memory(plan).total_bytes,
                 "resident_weight_bytes": resident, "rss_bytes": process_rss_bytes()}
 
@@ -243,7 +250,7 @@ class Session:
         def accuracy(plan: BitPlan) -> float | None:
             if not measure:
                 return self.known_accuracy(plan)
-            value = self.accuracy(plan)
+            value = self.accuracy(plan, background=True)
             done[0] += 1
             if progress:
                 progress(min(done[0], total), total, f"{order}: {plan.count(low)} ultra-low")
@@ -253,7 +260,7 @@ class Session:
 
     def point(self, plan: BitPlan | None, label: str, measure: bool = True) -> dict | None:
         """One plan as a curve point (``spec``, memory, average bits, accuracy)."""
-        acc = self.accuracy(plan) if measure else self.known_accuracy(plan)
+        acc = self.accuracy(plan, background=True) if measure else self.known_accuracy(plan)
         if acc is None:
             return None
         report = self.memory(plan)

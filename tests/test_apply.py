@@ -157,3 +157,20 @@ def test_default_dense_limit_is_unbounded_for_small_models_only(tiny_llava):
         big = AutoModelForImageTextToText.from_config(config)
     dense = 22 * (2 * 2048 * 2048 + 2 * 2048 * 256 + 3 * 2048 * 5632) * 4
     assert 0 < default_dense_limit(big) <= DENSE_SHARE * dense
+
+
+def test_resident_bytes_of_a_plan_are_counted_without_applying_it(tiny_llava, tiny_batches):
+    from luq.memory import resident_weight_bytes
+
+    model = copy.deepcopy(tiny_llava.model)
+    cache = LayerVariantCache(model)
+    low, high = QuantSpec("rtn", 2, 32), QuantSpec("rtn", 4, 32)
+    plan = BitPlan.mixed(cache.names, high, low, cache.names[:1])
+    cache.apply(plan)
+    with torch.no_grad():
+        model(**tiny_batches[0])  # dense caches filled: they count too
+    applied = resident_weight_bytes(model)
+    cache.restore()
+    assert cache.resident_bytes(plan) == applied  # counted while full precision is in place
+    assert cache.current is None
+    assert cache.resident_bytes(None) == resident_weight_bytes(model)

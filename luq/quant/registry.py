@@ -7,6 +7,7 @@ the shape alone (so memory accounting needs no quantization and works on meta te
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -209,7 +210,14 @@ def stats_needs(specs) -> StatsNeeds:
 
 def weight_nbytes(shape: tuple[int, int], spec: QuantSpec) -> int:
     """Stored bytes of a ``shape`` weight under ``spec``, from the shape alone."""
-    return get_method(spec.method).nbytes(tuple(shape), spec)
+    return _nbytes(tuple(shape), spec)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _nbytes(shape: tuple[int, int], spec: QuantSpec) -> int:
+    # a pure function of two hashable values, asked for every linear of every plan a
+    # slider move prices (about 2,000 times a move): computed once per pair
+    return get_method(spec.method).nbytes(shape, spec)
 
 
 def effective_bits(shape: tuple[int, int], spec: QuantSpec) -> float:
