@@ -2,7 +2,8 @@
 
     python -m benchmarks.app_load [--clients 16] [--seconds 60]
 
-Starts the app in-process on a free local port (nothing leaves this machine), then:
+Starts the app in a process of its own on a free local port of 127.0.0.1 (nothing leaves
+this machine; the clients run in this process, as visitors would elsewhere), then:
 
 1. **Hostile configs**: the 10-million-layer ``config.json`` (94 bytes) sent to What fits:
    the reply's latency and the server's RSS growth, then one normal request.
@@ -25,6 +26,8 @@ import concurrent.futures as cf
 import json
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,15 +51,44 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def _hostile(client) -> dict:
-    from gradio_client import handle_file
+def _rss_bytes(pid: int) -> int:
+    """The server process's resident memory (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
-    from luq.resources import process_rss_bytes
+
+def _serve(port: int) -> None:
+    """The app, as ``python app.py`` serves it, on 127.0.0.1:``port`` until killed."""
+    from app import CONCURRENCY, MAX_FILE_SIZE, demo
+
+    demo.queue(default_concurrency_limit=CONCURRENCY).launch(
+        server_name="127.0.0.1", server_port=port, quiet=True, max_file_size=MAX_FILE_SIZE)
+
+
+def _start_server(port: int) -> subprocess.Popen:
+    server = subprocess.Popen([sys.executable, "-m", "benchmarks.app_load", "--serve",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError("the app did not start") from None
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("the app did not start within 300 s")
+
+
+def _hostile(client, pid: int) -> dict:
+    from gradio_client import handle_file
 
     folder = Path(tempfile.mkdtemp(prefix="luq-hostile-"))
     path = folder / "config.json"
     path.write_text(json.dumps(HUGE))
-    before = process_rss_bytes()
+    before = _rss_bytes(pid)
     start = time.perf_counter()
     try:
         client.predict("upload", "llava-hf/llava-1.5-7b-hf", "", handle_file(str(path)), 3.5,
@@ -66,38 +98,38 @@ def _hostile(client) -> dict:
         reply = str(err)
     seconds = time.perf_counter() - start
     return {"config_bytes": path.stat().st_size, "reply": reply,
-            "seconds": round(seconds, 3), "rss_growth_mb": round((process_rss_bytes() - before)
-                                                                 / 1e6, 1)}
+            "seconds": round(seconds, 3),
+            "rss_growth_mb": round((_rss_bytes(pid) - before) / 1e6, 1)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
     ap.add_argument("--warm", action="store_true",
                     help="ask each user's plan once (in turn) before the timed minute, so it "
                          "measures a warm app; the warm-up's seconds are reported")
     args = ap.parse_args()
+    if args.serve:
+        return _serve(args.serve)
 
     from gradio_client import Client, handle_file
 
-    from app import CONCURRENCY, MAX_FILE_SIZE, demo
-    from components.arena_panel import EXAMPLES
-    from components.budget_panel import parse_spec
-    from components.workbench import MODELS
+    from luq.defaults import HIGH, LOW  # the app's rtn4 / billm choices
+    from luq.memory import model_layout
+    from luq.models.loading import build_meta_model
+    from luq.models.registry import ASSETS
     from luq.select import budget_range
 
     port = _port()
-    demo.queue(default_concurrency_limit=CONCURRENCY).launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-        max_file_size=MAX_FILE_SIZE)
+    server = _start_server(port)
     url = f"http://127.0.0.1:{port}/"
     try:
         reference = Client(url, verbose=False)
-        hostile = _hostile(reference)
-        lo, hi = budget_range(MODELS.get("embedded").layout, parse_spec("rtn4"),
-                              parse_spec("billm"))
-        image = handle_file(str(EXAMPLES[0]))
+        hostile = _hostile(reference, server.pid)
+        lo, hi = budget_range(model_layout(build_meta_model("embedded")), HIGH, LOW)
+        image = handle_file(str(sorted((ASSETS / "examples").glob("*.png"))[0]))
         users = [(ORDERS[i % len(ORDERS)], round((lo + (0.05 + 0.9 * i / args.clients)
                                                   * (hi - lo)) / 1e6, 4), i % 2 == 1)
                  for i in range(args.clients)]
@@ -155,7 +187,8 @@ def main() -> None:
                      tuple(c.splitlines()[1] for c in cards))
             wrong += [f"{config}: {r}" for r in replies if r != alone]
     finally:
-        demo.close()
+        server.terminate()
+        server.wait(timeout=60)
     rows = []
     for kind in ("slider", "arena", "llama.cpp card"):
         values = [t for times, _, _ in results for t in times[kind]]
