@@ -55,7 +55,7 @@ class FairRLock:
                     self._queue.remove(entry)
                     self._cond.notify_all()  # the next in line may be free to go now
                     return False
-                wait = AGING_S if end is None else min(AGING_S, end - now)
+                wait = max(0.01, AGING_S if end is None else min(AGING_S, end - now))
                 self._cond.wait(wait)  # woken by a release, or to let waiters age
             self._queue.remove(entry)
             self._owner, self._depth = me, 1
