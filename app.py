@@ -52,5 +52,5 @@ def build_demo() -> gr.Blocks:
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=CONCURRENCY).launch(show_error=True,
+    demo.queue(default_concurrency_limit=CONCURRENCY).launch(show_error=False,
                                                              max_file_size=MAX_FILE_SIZE)

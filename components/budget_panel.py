@@ -27,6 +27,7 @@ from luq.select import ORDER_LABELS, ORDERS
 from luq.session import Session
 from luq.tasks import DataUnavailable, calibration_source, task_names
 from luq.tasks.evaluation import evaluation_for, evaluation_key
+from luq.tasks.task import HARNESSES
 
 ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in ORDERS]
 SETTINGS = {
@@ -50,6 +51,8 @@ MAX_DOCUMENTS = 1000  # documents per evaluation the app runs for one request
 RULES = [("Memory budget: stop once the plan fits", "budget"),
          ("Accuracy floor: stop before accuracy falls below it (the paper's Figure 3)",
           "accuracy")]
+HARNESS_CHOICES = [("each benchmark's own (official)", "official"),
+                   ("lmms-eval 0.7.3's, quirks included", "lmms-eval")]
 UNIFORM_BASELINES = [QuantSpec("rtn", b, 64) for b in (4, 3, 2)]
 HELP = (
     "The ultra-low default is BiLLM-style binarization with per-channel scales: on the "
@@ -83,20 +86,23 @@ def budget_limits(model: str, low_choice: str, high_choice: str):
                      value=round(default / 1e6, 4), step=0.001)
 
 
-def use_task(session: Session, task: str, data: str, limit) -> None:
+def use_task(session: Session, task: str, data: str, limit, harness: str = "official") -> None:
     """Points the session's accuracy axis (and, for real data, its calibration) at the task.
 
     The embedded model's default is its own shapes test split; any other data also becomes
     the calibration source, so profiles and statistics come from the same distribution.
+    ``harness`` names the scoring rules (each benchmark's own, or lmms-eval's).
     """
     if task not in task_names():
         raise gr.Error(f"Unknown task {task!r}; known: {', '.join(task_names())}.")
+    if harness not in HARNESSES:
+        raise gr.Error(f"Unknown scoring rules {harness!r}; known: {', '.join(HARNESSES)}.")
     data = short_text(data, "Task data") or None
     limit = whole_number(limit, "The number of documents", 1, MAX_DOCUMENTS)
-    if evaluation_key(task, data, limit) == session.evaluation.key:
+    if evaluation_key(task, data, limit, harness) == session.evaluation.key:
         return  # nothing changed: no data to load
     try:
-        evaluation = evaluation_for(task, data, limit)
+        evaluation = evaluation_for(task, data, limit, harness)
         source = calibration_source() if task == "shapes" and data is None \
             else calibration_source(task, 64, data=data)
     except (DataUnavailable, ValueError, OSError) as err:
@@ -137,10 +143,10 @@ def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compa
 def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, order: str,
               compare: bool = False, rule: str = "budget", min_accuracy: float = 0.9,
               task: str = "shapes", data: str = "", limit: float = 100,
-              progress=gr.Progress()):
+              harness: str = "official", progress=gr.Progress()):
     """Greedy plan under the stopping rule, applied by swapping; figures, summary, files."""
     session = session_or_error(model)
-    use_task(session, task, data, limit)
+    use_task(session, task, data, limit, harness)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
     order = parse_order(order)
     if rule not in dict((v, k) for k, v in RULES):
@@ -230,6 +236,8 @@ def build_budget_panel(model: gr.State):
         data = gr.Textbox(label="Task data", placeholder="hub id or local folder (default: the "
                           "task's hub dataset)", info="also the calibration source")
         limit = ui.Number(100, label="Documents", precision=0, minimum=1)
+        harness = ui.Radio(HARNESS_CHOICES, value="official", label="Scoring rules",
+                           info="replies are stripped under both; shapes scores alike")
     budget = ui.Slider(0.1, 10, value=3, step=0.001, label="Memory budget (MB of weights)")
     summary = gr.Markdown()
     curve = gr.Plot(initial_figure(), label="Memory vs accuracy (saved curves dashed; the "
@@ -250,10 +258,11 @@ def build_budget_panel(model: gr.State):
     with gr.Accordion("The saved trade-off benchmark, in numbers", open=False):
         gr.Markdown(measured.tradeoff_markdown(saved))
 
-    inputs = [model, budget, low, high, order, compare, rule, min_accuracy, task, data, limit]
+    inputs = [model, budget, low, high, order, compare, rule, min_accuracy, task, data, limit,
+              harness]
     outputs = [bits, breakdown, summary, curve, download, plan_json]
     budget.release(make_plan, inputs, outputs, api_name="plan", **INTERACTIVE)
-    for control in (low, high, order, rule, min_accuracy, task, limit):
+    for control in (low, high, order, rule, min_accuracy, task, limit, harness):
         control.input(make_plan, inputs, outputs, api_visibility="private", **INTERACTIVE)
     # measuring every curve takes a minute once: its own queue, never ahead of slider moves
     compare.input(make_plan, inputs, outputs, api_visibility="private", **PROBE)

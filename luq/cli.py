@@ -19,6 +19,7 @@ from luq.quant.registry import method_names
 from luq.quant.spec import QuantSpec
 from luq.select import ORDERS
 from luq.tasks.registry import task_names
+from luq.tasks.task import HARNESSES
 
 
 def _add_spec_args(p: argparse.ArgumentParser, prefix: str, default: QuantSpec,
@@ -45,6 +46,13 @@ def _add_task_args(p: argparse.ArgumentParser, what: str, n: int) -> None:
                    "dataset)")
     p.add_argument("--n", "--limit", dest="n", type=int, default=n,
                    help=f"deterministic sample of {what}")
+    _add_harness_arg(p)
+
+
+def _add_harness_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--harness", default="official", choices=HARNESSES,
+                   help="scoring rules: each benchmark's own (official, default) or lmms-eval "
+                        "0.7.3's as it runs, quirks included; replies are stripped either way")
 
 
 def _add_calibration_arg(p: argparse.ArgumentParser) -> None:
@@ -142,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='JSONL, one {"doc_id": N, "prediction": "..."} per line; doc_id is '
                         "the row's 0-based position in the split, as in lmms-eval's logs")
     p.add_argument("--limit", type=int, help="score only this deterministic sample")
+    _add_harness_arg(p)
+    p.add_argument("--per-doc", metavar="FILE",
+                   help="also write one JSON line per document: doc_id, prediction and its "
+                        "score under each rule set (to diff against a harness's sample log)")
     p.set_defaults(func=commands.cmd_score)
 
     p = sub.add_parser("sweep", help="memory-vs-accuracy curve for every order")

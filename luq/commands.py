@@ -63,7 +63,8 @@ def _evaluation(args: argparse.Namespace, model: str):
     from luq.tasks.evaluation import evaluation_for
 
     task = getattr(args, "task", None) or default_task(model)
-    return evaluation_for(task, getattr(args, "data", None) or None, args.n or None)
+    return evaluation_for(task, getattr(args, "data", None) or None, args.n or None,
+                          getattr(args, "harness", "official"))
 
 
 def _calibration(args: argparse.Namespace, model: str):
@@ -167,7 +168,8 @@ def cmd_eval(args: argparse.Namespace) -> dict:
         result, engine_report = _eval_llamacpp(session, plan, task, docs, args)
     else:
         result = session.run(plan, lambda m: run_task(m.model, m.processor, task, docs,
-                                                      args.batch_size, progress))
+                                                      args.batch_size, progress,
+                                                      harness=args.harness))
         engine_report = {}
     predictions = result.pop("predictions")
     if args.predictions_out:
@@ -197,7 +199,8 @@ def _eval_llamacpp(session, plan, task: str, docs, args: argparse.Namespace) -> 
         engine = store.engine(plan)
         answers: list = []
         answer = llamacpp_answerer(engine, session.loaded.processor, answers)
-        result = run_task(None, None, task, docs, args.batch_size, progress, answer=answer)
+        result = run_task(None, None, task, docs, args.batch_size, progress, answer=answer,
+                          harness=args.harness)
         report = engine.report(answers)
         report.pop("answers")
         return result, {"engine": "llama.cpp", "gguf": str(export.model),
@@ -213,7 +216,16 @@ def cmd_score(args: argparse.Namespace) -> dict:
 
     docs = load_docs(args.task, args.data, args.limit)
     predictions = read_predictions(args.predictions)
-    return {"task": args.task, **score_predictions(args.task, docs, predictions)}
+    result = score_predictions(args.task, docs, predictions, args.harness,
+                               per_doc=bool(args.per_doc))
+    if args.per_doc:
+        lines = result.pop("per_doc")
+        with open(args.per_doc, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(line) + "\n" for line in lines)
+        result["per_doc"] = {"out": args.per_doc, "documents": len(lines),
+                             "scored_differently": sum(
+                                 line["official"] != line["lmms-eval"] for line in lines)}
+    return {"task": args.task, **result}
 
 
 def cmd_sweep(args: argparse.Namespace) -> dict:

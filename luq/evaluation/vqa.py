@@ -64,21 +64,29 @@ _COMMA_IN_NUMBER = re.compile(r"(\d)(,)(\d)")
 _PERIOD = re.compile(r"\.(?!\d)")
 
 
-def process_punctuation(text: str) -> str:
+def process_punctuation(text: str, comma: re.Pattern = _COMMA_IN_NUMBER,
+                        periods: int = 0) -> str:
     """The official punctuation step.
 
     Each mark is deleted when it touches a space somewhere in the text, or when the text holds
     a comma between digits ("100,978" -> "100978"); otherwise it becomes a space
     ("black-and-white" -> "black and white"). Then periods not followed by a digit go.
+
+    Args:
+        text: the answer.
+        comma: what counts as "a comma between digits".
+        periods: at most this many periods are removed (0: all). The official ``vqaEval.py``
+            and lmms-eval pass ``re.UNICODE`` (32) as ``sub``'s count argument by mistake;
+            :mod:`luq.tasks.metrics.lmms_eval` reproduces that with 32.
     """
     out = text
-    in_number = _COMMA_IN_NUMBER.search(text) is not None
+    in_number = comma.search(text) is not None
     for mark in PUNCTUATION:
         if mark + " " in text or " " + mark in text or in_number:
             out = out.replace(mark, "")
         else:
             out = out.replace(mark, " ")
-    return _PERIOD.sub("", out)
+    return _PERIOD.sub("", out, count=periods)
 
 
 def process_digit_article(text: str) -> str:

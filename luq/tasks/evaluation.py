@@ -33,12 +33,17 @@ class Evaluation:
     description: str = ""
 
 
-def evaluation_key(task: str, data: str | None = None, limit: int | None = None) -> str:
+def evaluation_key(task: str, data: str | None = None, limit: int | None = None,
+                   harness: str = "official") -> str:
     """The key of :func:`shapes_evaluation` / :func:`task_evaluation` for these arguments,
-    known without loading any data (so a front end can tell whether anything changed)."""
+    known without loading any data (so a front end can tell whether anything changed).
+    The rule set is part of it unless it is the official one (or the task is shapes, which
+    both score alike)."""
     if task == "shapes" and data is None:
         return f"shapes/test/{limit or 100}"
-    return f"{task}/{data or get_task(task).hub_ids[0]}/{limit}"
+    get_task(task).rules(harness)
+    rules = "" if harness == "official" else f"/{harness}"
+    return f"{task}/{data or get_task(task).hub_ids[0]}/{limit}{rules}"
 
 
 def shapes_evaluation(n: int = 100) -> Evaluation:
@@ -58,8 +63,9 @@ def shapes_evaluation(n: int = 100) -> Evaluation:
 
 
 def task_evaluation(task: str, data: str | None = None, limit: int | None = 100,
-                    batch_size: int = 8) -> Evaluation:
-    """The task's headline metric on a deterministic sample of its documents.
+                    batch_size: int = 8, harness: str = "official") -> Evaluation:
+    """The task's headline metric on a deterministic sample of its documents, scored by the
+    ``harness`` rule set ("official" or "lmms-eval").
 
     Raises:
         luq.tasks.DataUnavailable: the data is not here and cannot be downloaded.
@@ -68,17 +74,21 @@ def task_evaluation(task: str, data: str | None = None, limit: int | None = 100,
     docs = load_docs(spec, data, limit)
 
     def score(loaded: LoadedModel) -> float:
-        result = run_task(loaded.model, loaded.processor, spec, docs, batch_size)
+        result = run_task(loaded.model, loaded.processor, spec, docs, batch_size,
+                          harness=harness)
         return float(result[spec.headline])
 
     where = data or spec.hub_ids[0]
-    return Evaluation(evaluation_key(spec.name, data, limit), spec.headline, score,
-                      f"{spec.name} {spec.headline} on {len(docs)} documents of {where}")
+    rules = "" if harness == "official" else f" ({harness} rules)"
+    return Evaluation(evaluation_key(spec.name, data, limit, harness), spec.headline, score,
+                      f"{spec.name} {spec.headline}{rules} on {len(docs)} documents of "
+                      f"{where}")
 
 
-def evaluation_for(task: str, data: str | None = None, limit: int | None = None) -> Evaluation:
+def evaluation_for(task: str, data: str | None = None, limit: int | None = None,
+                   harness: str = "official") -> Evaluation:
     """The embedded model's fast shapes evaluation when the task is the built-in shapes split,
     else :func:`task_evaluation` (the one choice the CLI and the app make)."""
     if task == "shapes" and data is None:
         return shapes_evaluation(limit or 100)
-    return task_evaluation(task, data, limit)
+    return task_evaluation(task, data, limit, harness=harness)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from luq.tasks.data import DOC_ID
 from luq.tasks.registry import get_task
-from luq.tasks.task import Task
+from luq.tasks.task import HARNESSES, Task
 
 
 def read_predictions(path: str | Path) -> dict[int, str]:
@@ -60,22 +60,46 @@ def text_rows(docs) -> Iterator[dict]:
     yield from plain
 
 
-def score_predictions(task: Task | str, docs, predictions: Mapping[int, str]) -> dict:
-    """The task's metrics for ``predictions`` on ``docs``, plus ``n`` (documents scored).
+def _flat(metrics: Mapping, prefix: str = "") -> dict[str, float]:
+    """Numeric metrics with nested keys joined by dots ("categories.random.f1")."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = float(value)
+    return out
 
-    Predictions are matched to documents by ``doc_id`` (the position when the documents
-    carry none); predictions for other documents are ignored, so a full run's file scores a
-    sample too.
+
+def score_predictions(task: Task | str, docs, predictions: Mapping[int, str],
+                      harness: str = "official", per_doc: bool = False) -> dict:
+    """The task's metrics for ``predictions`` on ``docs`` under a rule set, plus ``n``.
+
+    Every reply is stripped before any rule (as every harness does). Predictions are matched
+    to documents by ``doc_id`` (the position when the documents carry none); predictions for
+    other documents are ignored, so a full run's file scores a sample too.
+
+    Args:
+        task: a task or its name.
+        docs: the documents (a ``Dataset`` or a list of dicts).
+        predictions: ``doc_id -> reply``.
+        harness: "official" (each benchmark's own rules) or "lmms-eval" (lmms-eval 0.7.3's
+            scoring as it runs).
+        per_doc: also return ``per_doc``: ``{"doc_id", "prediction", "official",
+            "lmms-eval"}`` per document (its score under each rule set).
 
     Returns:
-        e.g. MME ``{"perception", "cognition", "categories", "n"}``; VQA tasks
-        ``{"accuracy" (0-1), ..., "n"}``; POPE ``{"accuracy", "precision", "recall", "f1",
-        "yes_ratio", "categories", "n"}``.
+        The metrics (e.g. MME ``{"perception", "cognition", "categories"}``; VQA tasks
+        ``{"accuracy" (0-1), ...}``; POPE ``{"accuracy", "precision", "recall", "f1",
+        "yes_ratio", "categories"}``), ``n``, ``harness``, and ``differs``: for each metric
+        whose value under the other rule set is not the same,
+        ``{"official": x, "lmms-eval": y}`` (nested metrics named with dots).
 
     Raises:
-        ValueError: no documents, or a document has no prediction.
+        ValueError: no documents, a document has no prediction, or an unknown harness.
     """
     task = get_task(task)
+    task.rules(harness)  # an unknown harness fails before any work
     rows = list(text_rows(docs))
     if not rows:
         raise ValueError("nothing to score: no documents")
@@ -85,5 +109,19 @@ def score_predictions(task: Task | str, docs, predictions: Mapping[int, str]) ->
         shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
         raise ValueError(f"{task.name}: no prediction for {len(missing)} of {len(ids)} "
                          f"documents (doc_id {shown})")
-    records = [task.score(row, predictions[i]) for row, i in zip(rows, ids)]
-    return {**task.aggregate(records), "n": len(records)}
+    replies = [predictions[i].strip() for i in ids]
+    records = {h: [task.rules(h).score(row, reply) for row, reply in zip(rows, replies)]
+               for h in HARNESSES}
+    metrics = {h: task.rules(h).aggregate(records[h]) for h in HARNESSES}
+    result = {**metrics[harness], "n": len(rows), "harness": harness}
+    flat = {h: _flat(m) for h, m in metrics.items()}
+    result["differs"] = {
+        key: {h: flat[h].get(key) for h in HARNESSES}
+        for key in sorted(flat["official"].keys() | flat["lmms-eval"].keys())
+        if flat["official"].get(key) != flat["lmms-eval"].get(key)}
+    if per_doc:
+        result["per_doc"] = [
+            {"doc_id": i, "prediction": predictions[i],
+             **{h: float(records[h][k]["score"]) for h in HARNESSES}}
+            for k, i in enumerate(ids)]
+    return result

@@ -18,6 +18,7 @@ from luq.tasks.metrics import (
     anls,
     circular_accuracy,
     gqa_match,
+    lmms_eval,
     mmbench_extract,
     mme_category_scores,
     mme_parse,
@@ -25,7 +26,7 @@ from luq.tasks.metrics import (
     relaxed_correct,
     scienceqa_correct,
 )
-from luq.tasks.task import ImageJoin, Record, Task, mean, mean_by
+from luq.tasks.task import ImageJoin, Record, Rules, Task, mean, mean_by
 
 SHORT_ANSWER = "\nAnswer the question using a single word or phrase."
 ONE_WORD = "\nAnswer the question with a single word."
@@ -91,13 +92,21 @@ def _mme_aggregate(records: list[Record]) -> dict:
             "categories": dict(sorted(scores.items()))}
 
 
-def _pope_aggregate(records: list[Record]) -> dict:
-    metrics = pope_metrics([r["reply"] for r in records], [r["answer"] for r in records])
+def _pope_aggregate(records: list[Record], yes_ratio_of_answers: bool = False) -> dict:
+    def metrics(rs: list[Record]) -> dict:
+        out = pope_metrics([r["reply"] for r in rs], [r["answer"] for r in rs])
+        if yes_ratio_of_answers:  # lmms-eval's pope_yes_ratio
+            out["yes_ratio"] = lmms_eval.pope_yes_ratio([r["answer"] for r in rs])
+        return out
+
     categories = sorted({r["category"] for r in records})
-    per = {c: pope_metrics([r["reply"] for r in records if r["category"] == c],
-                           [r["answer"] for r in records if r["category"] == c])
-           for c in categories}
-    return {**metrics, "categories": per}
+    per = {c: metrics([r for r in records if r["category"] == c]) for c in categories}
+    return {**metrics(records), "categories": per}
+
+
+def _pope_score(doc: dict, reply: str) -> Record:
+    return {"score": reply.lower() == doc["answer"].lower().strip(), "reply": reply,
+            "answer": doc["answer"], "category": doc.get("category") or "all"}
 
 
 def _vqav2_aggregate(records: list[Record]) -> dict:
@@ -116,6 +125,20 @@ def _mmbench_aggregate(records: list[Record]) -> dict:
     return {"accuracy": overall, "questions": len(passed), "categories": per}
 
 
+def _mmbench_static_aggregate(records: list[Record]) -> dict:
+    """lmms-eval's ``eval_result(..., "static")``: only questions whose original row (index
+    < 1e6) was answered count, each by its original's category."""
+    originals = {r["index"]: r["category"] for r in records if r["index"] < CIRCULAR_STRIDE}
+    if not originals:
+        raise ValueError("nothing to aggregate: no original MMBench question (index < 1e6)")
+    _, passed = circular_accuracy((r["index"], r["score"]) for r in records
+                                  if r["index"] % CIRCULAR_STRIDE in originals)
+    per = mean_by([{"category": originals[k], "score": v} for k, v in passed.items()],
+                  "category")
+    return {"accuracy": mean([{"score": v} for v in passed.values()]),
+            "questions": len(passed), "categories": per}
+
+
 def _vqav2_score(doc: dict, reply: str) -> Record:
     answers = [a["answer"] for a in doc["answers"]]
     return {"score": vqa_accuracy(reply, answers), "type": doc.get("answer_type") or "all"}
@@ -127,10 +150,26 @@ def _mmbench_score(doc: dict, reply: str) -> Record:
             "category": doc.get("category") or "all"}
 
 
+def _mmbench_static_score(doc: dict, reply: str) -> Record:
+    return {"score": lmms_eval.mmbench_pick(reply, doc) == doc["answer"],
+            "index": int(doc["index"]), "category": doc.get("category") or "all"}
+
+
+def _vqav2_lmms_score(doc: dict, reply: str) -> Record:
+    return {"score": lmms_eval.vqav2_accuracy(reply, doc["answers"]),
+            "type": doc.get("answer_type") or "all"}
+
+
+def _score_only(match) -> Rules:
+    """Rules that score each document by ``match(doc, reply)`` and report the mean."""
+    return Rules(lambda d, r: {"score": match(d, r)}, _accuracy)
+
+
 def _vqa_task(name: str, hub: tuple[str, ...], config: str | None, split: str,
               description: str) -> Task:
     return Task(name, description, hub, config, split, ("question", "answers"), _short_prompt,
-                _vqav2_score, _vqav2_aggregate, "accuracy")
+                _vqav2_score, _vqav2_aggregate, "accuracy",
+                lmms_eval=Rules(_vqav2_lmms_score, _vqav2_aggregate))
 
 
 def _shapes_docs(split: str):
@@ -154,13 +193,14 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("pope", "POPE object hallucination, yes/no (adversarial, popular, random).",
          _hub("POPE"), None, "test", ("question", "answer"),
          lambda d: d["question"].strip() + SHORT_ANSWER,
-         lambda d, r: {"reply": r, "answer": d["answer"], "category": d.get("category") or "all"},
-         _pope_aggregate, "f1"),
+         _pope_score, _pope_aggregate, "f1",
+         lmms_eval=Rules(_pope_score, lambda rs: _pope_aggregate(rs, yes_ratio_of_answers=True))),
     Task("textvqa_val", "TextVQA validation: reading text in images, VQA accuracy.",
          _hub("textvqa"), None, "validation", ("question", "answers"),
          lambda d: d["question"].capitalize() + SHORT_ANSWER,
          lambda d, r: {"score": vqa_accuracy(r, d["answers"], normalize_textvqa_answer)},
-         _accuracy, "accuracy"),
+         _accuracy, "accuracy",
+         lmms_eval=_score_only(lambda d, r: lmms_eval.textvqa_accuracy(r, d["answers"]))),
     _vqa_task("vqav2_val", _hub("VQAv2"), None, "validation",
               "VQAv2 validation (214k questions), VQA accuracy."),
     _vqa_task("vqav2_val_lite", _hub("LMMs-Eval-Lite"), "vqav2_val", "lite",
@@ -169,7 +209,8 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          _hub("GQA"), "testdev_balanced_instructions", "testdev",
          ("question", "answer", "imageId"), _short_prompt,
          lambda d, r: {"score": gqa_match(r, d["answer"])}, _accuracy, "accuracy",
-         images=ImageJoin("testdev_balanced_images", "testdev", "imageId")),
+         images=ImageJoin("testdev_balanced_images", "testdev", "imageId"),
+         lmms_eval=_score_only(lambda d, r: lmms_eval.gqa_match(r, d["answer"]))),
     Task("scienceqa_img", "ScienceQA test questions with an image, option letter.",
          _hub("ScienceQA"), "ScienceQA-IMG", "test", ("question", "choices", "answer"),
          _scienceqa_prompt,
@@ -187,7 +228,8 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("mmbench_en_dev", "MMBench English dev, multiple choice with CircularEval.",
          _hub("MMBench"), "en", "dev", ("index", "question", "answer", "A", "B"),
          _mmbench_prompt, _mmbench_score, _mmbench_aggregate, "accuracy", max_new_tokens=32,
-         group_column="index", group_key=lambda value: int(value) % CIRCULAR_STRIDE),
+         group_column="index", group_key=lambda value: int(value) % CIRCULAR_STRIDE,
+         lmms_eval=Rules(_mmbench_static_score, _mmbench_static_aggregate)),
 )}
 
 

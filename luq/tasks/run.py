@@ -24,7 +24,7 @@ def _rows(docs, start: int, stop: int) -> list[dict]:
 
 def run_task(model, processor, task: Task | str, docs, batch_size: int = 8,
              progress: Progress | None = None, max_new_tokens: int | None = None,
-             answer: Answerer | None = None) -> dict:
+             answer: Answerer | None = None, harness: str = "official") -> dict:
     """Greedy answers to every document, scored by the task's rules.
 
     Each document's prompt is ``task.prompt(doc)`` with its image, answered by
@@ -40,6 +40,7 @@ def run_task(model, processor, task: Task | str, docs, batch_size: int = 8,
         max_new_tokens: overrides the task's decoding budget.
         answer: answers a batch another way (``answer(images, prompts, max_new_tokens)`` ->
             replies), e.g. through llama.cpp; ``model`` and ``processor`` are then unused.
+        harness: the rule set the replies are scored by ("official" or "lmms-eval").
 
     Returns:
         :func:`score_predictions`'s dict plus ``predictions`` (``[{"doc_id", "prediction"}]``,
@@ -49,6 +50,7 @@ def run_task(model, processor, task: Task | str, docs, batch_size: int = 8,
         ValueError: no documents, a document without an image, or ``batch_size`` < 1.
     """
     task = get_task(task)
+    task.rules(harness)  # an unknown harness fails before any answer
     n = len(docs)
     if n == 0:
         raise ValueError("nothing to evaluate: no documents")
@@ -69,7 +71,7 @@ def run_task(model, processor, task: Task | str, docs, batch_size: int = 8,
         predictions.update(zip(ids, replies))
         if progress:
             progress(min(n, start + batch_size), n, f"{task.name}: answering")
-    result = score_predictions(task, docs, predictions)
+    result = score_predictions(task, docs, predictions, harness)
     result["predictions"] = [{"doc_id": i, "prediction": p} for i, p in predictions.items()]
     result["seconds"] = time.perf_counter() - start_time
     return result

@@ -6,7 +6,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 Record = dict
-"""What a task's ``score`` returns for one document: plain JSON-ready values."""
+"""What a task's ``score`` returns for one document: plain JSON-ready values, with ``score``
+(the document's own number: right or wrong, VQA accuracy, ANLS)."""
+
+HARNESSES = ("official", "lmms-eval")
+"""Rule sets: each benchmark's own rules, or lmms-eval 0.7.3's as it runs (quirks included)."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How one rule set scores a task.
+
+    Attributes:
+        score: (document, stripped reply) -> a per-document record.
+        aggregate: all records -> the metrics (JSON-ready).
+    """
+
+    score: Callable[[dict, str], Record]
+    aggregate: Callable[[list[Record]], dict]
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,9 @@ class Task:
         images: where images come from when the documents carry none (GQA).
         builtin: split name -> the documents, when they ship with luq (the shapes
             splits); None for hub datasets.
+        lmms_eval: lmms-eval's rules where they differ from ``score`` / ``aggregate``
+            (:mod:`luq.tasks.metrics.lmms_eval`); None when lmms-eval scores the task the
+            same way.
     """
 
     name: str
@@ -66,12 +86,25 @@ class Task:
     group_key: Callable[[object], object] = lambda value: value
     images: ImageJoin | None = None
     builtin: Callable[[str], object] | None = None
+    lmms_eval: Rules | None = None
 
     def __post_init__(self) -> None:
         if not self.name or self.max_new_tokens < 1:
             raise ValueError(f"task {self.name!r}: needs a name and max_new_tokens >= 1")
         if self.builtin is None and not self.hub_ids:
             raise ValueError(f"task {self.name!r}: no hub id and no built-in documents")
+
+    def rules(self, harness: str = "official") -> Rules:
+        """The rule set ``harness`` ("official" or "lmms-eval") scores this task by.
+
+        Raises:
+            ValueError: an unknown harness; the message lists the known ones.
+        """
+        if harness not in HARNESSES:
+            raise ValueError(f"unknown harness {harness!r}; known: {', '.join(HARNESSES)}")
+        if harness == "lmms-eval" and self.lmms_eval is not None:
+            return self.lmms_eval
+        return Rules(self.score, self.aggregate)
 
     @property
     def source(self) -> str:

@@ -20,7 +20,7 @@ def app_url(tmp_path_factory):
     port = _free_port()
     demo.queue(default_concurrency_limit=CONCURRENCY).launch(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-        show_error=True, max_file_size=MAX_FILE_SIZE)
+        show_error=False, max_file_size=MAX_FILE_SIZE)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 

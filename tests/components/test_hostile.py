@@ -97,9 +97,9 @@ def _one_bad(defaults: list, kinds: list):
         lambda i: kinds[i].map(lambda bad: [*defaults[:i], bad, *defaults[i + 1:]]))
 
 
-PLAN_DEFAULTS = [MID, *SETTINGS, False, "budget", 0.9, "shapes", "", 100]
+PLAN_DEFAULTS = [MID, *SETTINGS, False, "budget", 0.9, "shapes", "", 100, "official"]
 PLAN_KINDS = [numbers, strings, strings, strings, booleans, strings, numbers,
-              st.one_of(strings, st.just("mme")), strings, numbers]
+              st.one_of(strings, st.just("mme")), strings, numbers, strings]
 ANSWER_DEFAULTS = ["what color is the circle ?", MID, *SETTINGS, False]
 ANSWER_KINDS = [strings, numbers, strings, strings, strings, booleans]
 
@@ -196,13 +196,26 @@ def test_paths_outside_the_data_folders_get_one_reply(client):
     assert len(replies) == 1 and "allowed data folders" in replies.pop()
 
 
+def test_too_few_values_in_a_raw_request_reveal_nothing(app_url):
+    """Gradio's own message for a short request names every component object; the public
+    app hides framework messages (``show_error=False``); ``gr.Error`` lines still show."""
+    import httpx
+
+    with httpx.Client(base_url=app_url, timeout=60) as http:
+        event = http.post("gradio_api/call/plan", json={"data": [1.0, "billm"]})
+        assert event.status_code == 200, event.text
+        stream = http.get(f"gradio_api/call/plan/{event.json()['event_id']}").text
+    assert "event: error" in stream and not LEAKS.search(stream), stream
+    assert "input values" not in stream, stream
+
+
 def test_nan_and_infinity_sent_as_raw_json_are_clear_errors(app_url):
     """gradio_client cannot send NaN (its JSON is strict); a raw request can."""
     import httpx
 
     for bad in ("NaN", "Infinity", "-Infinity", "1e999"):
         body = f'{{"data": [{bad}, "billm", "rtn4", "entropy", false, "budget", 0.9, ' \
-               '"shapes", "", 100]}'
+               '"shapes", "", 100, "official"]}'
         with httpx.Client(base_url=app_url, timeout=60) as http:
             event = http.post("gradio_api/call/plan", content=body,
                               headers={"content-type": "application/json"})

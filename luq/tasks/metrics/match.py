@@ -9,8 +9,9 @@ _NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
 def gqa_match(reply: str, answer: str) -> bool:
-    """GQA exact match as lmms-eval scores it: equal after lower-casing and deleting every
-    ASCII punctuation character (and surrounding whitespace)."""
+    """GQA exact match: equal after lower-casing, deleting every ASCII punctuation character
+    and stripping ("yes ." is "yes"; lmms-eval does not strip after deleting, see
+    :func:`luq.tasks.metrics.lmms_eval.gqa_match`)."""
     def clean(text: str) -> str:
         return text.lower().translate(_NO_PUNCTUATION).strip()
 
