@@ -19,6 +19,7 @@ import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+import torch
 from torch import nn
 
 from luq.locks import FairRLock
@@ -129,6 +130,7 @@ class VariantStore:
             dense_limit = default_dense_limit(model, self.adapter)
         self.dense = DenseCache(dense_limit if cache_dense else 0)
         self.variants: dict[tuple[str, QuantSpec], nn.Module] = {}
+        self.imatrix: dict[str, torch.Tensor] = {}  # what ggml settings were quantized with
         self.quantize_calls = 0
         self.seconds = {"statistics": 0.0, "quantize": 0.0}
         self.current: BitPlan | None = None
@@ -140,6 +142,9 @@ class VariantStore:
 
     def _build(self, name: str, spec: QuantSpec, stats: Mapping[str, InputStats] | None) -> None:
         start = time.perf_counter()
+        if spec.method == "ggml" and stats:  # kept (in floats per column) for the GGUF export
+            self.imatrix.update({k: s.sq_mean for k, s in stats.items()
+                                 if k.startswith(name + ".") and s.rows})
         self.variants[(name, spec)] = quantize_block(self.originals[name], name, spec, stats,
                                                      self.dense)
         release_free_memory()  # the quantizer's temporaries, freed between packed results

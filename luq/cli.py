@@ -15,6 +15,7 @@ from luq.entropy import ESTIMATORS
 from luq.estimate import AUTO_EMBED_BITS
 from luq.export.formats import FORMATS
 from luq.export.rules import ULTRA_LOW_TYPES
+from luq.quant import ggml_types
 from luq.quant.registry import method_names
 from luq.quant.spec import QuantSpec
 from luq.select import ORDERS
@@ -35,6 +36,9 @@ def _add_spec_args(p: argparse.ArgumentParser, prefix: str, default: QuantSpec,
                    default=default.split,
                    help=f"{what}: billm split scales (a membership bit per weight; default "
                         f"{'on' if default.split else 'off'})")
+    p.add_argument(f"--{dash}type", choices=ggml_types.OFFERED, default=default.type or None,
+                   help=f"{what}: with --{dash}method ggml, the llama.cpp type (quantized by "
+                        "ggml itself; bits and block follow from it)")
 
 
 def _add_task_args(p: argparse.ArgumentParser, what: str, n: int) -> None:

@@ -14,9 +14,19 @@ from luq.quant.spec import QuantSpec
 
 
 def spec(args: argparse.Namespace, prefix: str = "") -> QuantSpec:
-    """The QuantSpec of ``--[prefix-]method/bits/group-size/split``."""
+    """The QuantSpec of ``--[prefix-]method/bits/group-size/split``, or of
+    ``--[prefix-]type`` with method ``ggml`` (bits and block from the type)."""
     key = f"{prefix}_" if prefix else ""
-    return QuantSpec(getattr(args, f"{key}method"), getattr(args, f"{key}bits"),
+    method, qtype = getattr(args, f"{key}method"), getattr(args, f"{key}type", None)
+    if method == "ggml" or qtype:
+        if method != "ggml":
+            raise ValueError(f"--{prefix + '-' if prefix else ''}type needs --"
+                             f"{prefix + '-' if prefix else ''}method ggml")
+        if not qtype:
+            raise ValueError(f"--{prefix + '-' if prefix else ''}method ggml needs --"
+                             f"{prefix + '-' if prefix else ''}type (e.g. IQ1_M, Q4_K)")
+        return QuantSpec.ggml(qtype)
+    return QuantSpec(method, getattr(args, f"{key}bits"),
                      getattr(args, f"{key}group_size"), split=getattr(args, f"{key}split"))
 
 

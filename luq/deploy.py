@@ -131,7 +131,7 @@ class GGUFStore:
                                                              progress=progress))
                 first = self._base is None
                 result = export_gguf(loaded.model, plan, self.root / key, loaded.processor,
-                                     imatrix=self._imatrix[1], ultra_low=self.ultra_low,
+                                     imatrix=self._plan_imatrix(plan), ultra_low=self.ultra_low,
                                      keep_base=first, base=self._base,
                                      question=example_question(self.session.name),
                                      progress=progress)
@@ -154,6 +154,19 @@ class GGUFStore:
             with self._lock:
                 self._exports[key] = result
             return result
+
+    def _plan_imatrix(self, plan: BitPlan) -> dict:
+        """The source's importance matrix, with the vectors ggml-typed blocks were quantized
+        with in the variant store: a ggml setting's GGUF tensor is then byte for byte its
+        variant (built here first if it is not yet)."""
+        ggml_specs = [s for s in plan.specs() if s.method == "ggml"]
+        if not ggml_specs:
+            return self._imatrix[1]
+        store = self.session.store
+        store.prepare(ggml_specs)
+        blocks = tuple(f"{a.name}." for a in plan.layers if a.spec.method == "ggml")
+        return {**self._imatrix[1],
+                **{k: v for k, v in store.imatrix.items() if k.startswith(blocks)}}
 
     def ready(self, plan: BitPlan):
         """The plan's export if it was written already, else None (never exports)."""

@@ -43,7 +43,29 @@ def _lib() -> ctypes.CDLL:
     lib.ggml_blck_size.restype = ctypes.c_int64
     lib.ggml_blck_size.argtypes = [ctypes.c_int]
     lib.ggml_quantize_init.argtypes = [ctypes.c_int]
+    lib.ggml_get_type_traits.restype = ctypes.POINTER(_Traits)
+    lib.ggml_get_type_traits.argtypes = [ctypes.c_int]
     return lib
+
+
+class _Traits(ctypes.Structure):
+    """The head of ggml's ``struct ggml_type_traits`` (ggml.h), up to ``to_float``."""
+
+    _fields_ = [("type_name", ctypes.c_char_p), ("blck_size", ctypes.c_int64),
+                ("blck_size_interleave", ctypes.c_int64), ("type_size", ctypes.c_size_t),
+                ("is_quantized", ctypes.c_bool), ("to_float", ctypes.c_void_p)]
+
+
+_TO_FLOAT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+
+
+@cache
+def _to_float(name: str):
+    traits = _lib().ggml_get_type_traits(type_id(name)).contents
+    if traits.type_name.decode().upper() != name.upper() or not traits.to_float:
+        raise RuntimeError(f"ggml's type traits of {name} do not read as expected "
+                           f"({traits.type_name!r}): libggml-python version mismatch?")
+    return _TO_FLOAT(traits.to_float)
 
 
 def type_id(name: str) -> int:
@@ -115,6 +137,27 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
         written = sum(pool.map(chunk, range(0, rows, step)))
     if written != out.nbytes:
         raise RuntimeError(f"ggml wrote {written} bytes of {name}, expected {out.nbytes}")
+    return out
+
+
+def dequantize(blocks: np.ndarray, name: str, n_per_row: int) -> np.ndarray:
+    """ggml's own ``to_float`` (the type traits' routine llama.cpp runs) on stored rows.
+
+    Args:
+        blocks: ``(rows, row_bytes)`` uint8, as :func:`quantize` returns them.
+        name: their ggml type.
+        n_per_row: weights per row.
+
+    Returns:
+        ``(rows, n_per_row)`` float32.
+    """
+    data = np.ascontiguousarray(blocks, dtype=np.uint8)
+    rows = data.shape[0]
+    if data.shape[1] != row_bytes(name, n_per_row):
+        raise ValueError(f"{data.shape[1]} bytes per row do not hold {n_per_row} weights of "
+                         f"{name}")
+    out = np.empty((rows, n_per_row), dtype=np.float32)
+    _to_float(name)(data.ctypes.data, out.ctypes.data, rows * n_per_row)
     return out
 
 

@@ -273,9 +273,10 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
         a.spec.method != "fp16" for a in plan.layers) else "F16"
     path = out / f"{name}-luq.gguf"
     fallen: list[str] = []
+    exact = frozenset(rules.block_index(a.name) for a in plan.layers if a.spec.method == "ggml")
 
     def tensor_type(tensor: str, n_per_row: int) -> str | None:
-        planned = rules.gguf_tensor_type(tensor, types, tied)
+        planned = rules.gguf_tensor_type(tensor, types, tied, exact=exact)
         qtype = None if planned is None else rules.fallback_type(planned, n_per_row)
         if qtype != planned:
             fallen.append(f"{tensor}: {planned} -> {qtype}")

@@ -17,6 +17,7 @@ import re
 import shlex
 
 from luq.plan import BitPlan
+from luq.quant import ggml_types
 from luq.quant.spec import QuantSpec
 
 GPTQMODEL_BITS = {1: 2, 2: 2, 3: 3, 4: 4, 5: 8, 6: 8, 7: 8, 8: 8}  # GPTQModel: 2/3/4/8 bits
@@ -36,20 +37,7 @@ GGML_TYPES: dict[tuple[str, int], str] = {
 ULTRA_LOW_TYPES = ("IQ1_M", "Q1_0", "Q2_K", "IQ2_XXS")  # what ultra-low blocks may be stored as
 LLAMA_FTYPES = {1: "IQ1_M", 2: "Q2_K", 3: "Q3_K_M", 4: "Q4_K_M", 5: "Q5_K_M", 6: "Q6_K",
                 7: "Q8_0", 8: "Q8_0"}
-# llama-quantize refuses these without an importance matrix (tensor_requires_imatrix).
-NEEDS_IMATRIX = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS")
-# llama.cpp's tensor_type_fallback: a row length the type's block does not divide.
-_FALLBACK = {"IQ1_S": "IQ4_NL", "IQ1_M": "IQ4_NL", "IQ2_XXS": "IQ4_NL", "IQ2_XS": "IQ4_NL",
-             "IQ2_S": "IQ4_NL", "IQ3_XXS": "IQ4_NL", "IQ3_S": "IQ4_NL", "IQ4_XS": "IQ4_NL",
-             "Q2_K": "Q4_0", "Q3_K": "Q4_0", "TQ1_0": "Q4_0", "TQ2_0": "Q4_0",
-             "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0",
-             "Q1_0": "Q4_0"}  # llama.cpp defines no Q1_0 fallback (it stops); Q4_0 here
-# A same-size type with a 32- or 128-weight block, for rows 256 does not divide (the embedded
-# model's 128- and 384-wide rows): llama.cpp's own fallback (IQ1_M -> IQ4_NL) would store an
-# ultra-low block at 4.5 bits, which is not the plan any more.
-_SAME_SIZE = {"IQ1_M": "Q1_0", "IQ1_S": "Q1_0", "Q4_K": "Q4_0", "Q5_K": "Q5_0"}
-_BLOCK = {"F32": 1, "F16": 1, "Q4_0": 32, "Q4_1": 32, "Q5_0": 32, "Q5_1": 32, "Q8_0": 32,
-          "IQ4_NL": 32, "Q1_0": 128}  # every other type: 256-weight super-blocks
+NEEDS_IMATRIX = ggml_types.NEEDS_IMATRIX  # llama-quantize's tensor_requires_imatrix
 
 
 def block_index(name: str) -> int:
@@ -118,13 +106,16 @@ def is_ultra_low(spec: QuantSpec) -> bool:
 
 
 def ggml_type(spec: QuantSpec, ultra_low: str | None = None) -> str:
-    """The llama.cpp tensor type of a block stored as ``spec`` (:data:`GGML_TYPES`).
+    """The llama.cpp tensor type of a block stored as ``spec``: a ``ggml`` setting's own type,
+    else :data:`GGML_TYPES`'s mapping.
 
     Args:
         spec: the block's setting.
-        ultra_low: put ultra-low blocks (:func:`is_ultra_low`) at this type instead, one of
-            :data:`ULTRA_LOW_TYPES`.
+        ultra_low: put ultra-low research-quantizer blocks (:func:`is_ultra_low`) at this type
+            instead, one of :data:`ULTRA_LOW_TYPES` (a ``ggml`` setting is never mapped).
     """
+    if spec.method == "ggml":
+        return spec.type
     if ultra_low is not None:
         if ultra_low not in ULTRA_LOW_TYPES:
             raise ValueError(f"unknown ultra-low type {ultra_low!r}; known: "
@@ -141,7 +132,8 @@ def use_more_bits(i: int, n: int) -> bool:
 
 
 def gguf_tensor_type(name: str, block_types: dict[int, str], tied_output: bool = False,
-                     token_embd: str = "Q4_K", output: str = "Q6_K") -> str | None:
+                     token_embd: str = "Q4_K", output: str = "Q6_K",
+                     exact: frozenset[int] = frozenset()) -> str | None:
     """The type of one 2-D GGUF tensor, as ``llama-quantize`` picks it for Q4_K_M + overrides.
 
     A Q4_K block's ``attn_v`` and ``ffn_down`` get Q6_K where :func:`use_more_bits` says (by
@@ -155,6 +147,8 @@ def gguf_tensor_type(name: str, block_types: dict[int, str], tied_output: bool =
         tied_output: the model has no ``output.weight`` (tied embeddings).
         token_embd: type of the token embeddings.
         output: type of the output projection.
+        exact: blocks whose every tensor takes the block's type as it is (``ggml``
+            settings: the type the explorer measured, no Q4_K_M mixing).
 
     Returns:
         A ggml type name, or None for a tensor that is none of these (kept as it is).
@@ -166,28 +160,17 @@ def gguf_tensor_type(name: str, block_types: dict[int, str], tied_output: bool =
     m = re.match(r"blk\.(\d+)\.(\w+)\.weight$", name)
     if m is None or int(m[1]) not in block_types:
         return None
-    qtype = block_types[int(m[1])]
-    if qtype == "Q4_K" and m[2] in ("attn_v", "ffn_down") and use_more_bits(
-            int(m[1]), len(block_types)):
+    block, qtype = int(m[1]), block_types[int(m[1])]
+    if qtype == "Q4_K" and block not in exact and m[2] in ("attn_v", "ffn_down") \
+            and use_more_bits(block, len(block_types)):
         return "Q6_K"
     return qtype
 
 
 def fallback_type(qtype: str, n_per_row: int, keep_size: bool = True) -> str:
-    """``qtype``, or another type when its block does not divide the row length.
-
-    With ``keep_size``, a type of the same bits per weight and a smaller block where one
-    exists (IQ1_M/IQ1_S -> Q1_0, Q4_K -> Q4_0, Q5_K -> Q5_0); otherwise, and without
-    ``keep_size``, llama.cpp's own fallback (``tensor_type_fallback``: IQ1_M -> IQ4_NL,
-    Q4_K -> Q5_0, Q2_K -> Q4_0, Q6_K -> Q8_0).
-    """
-    if n_per_row % _BLOCK.get(qtype, 256) == 0:
-        return qtype
-    same = _SAME_SIZE.get(qtype) if keep_size else None
-    if same is not None and n_per_row % _BLOCK[same] == 0:
-        return same
-    qtype = _FALLBACK.get(qtype, "F16")
-    return qtype if n_per_row % _BLOCK.get(qtype, 256) == 0 else "F16"
+    """``qtype``, or another type when its block does not divide the row length
+    (:func:`luq.quant.ggml_types.stored_type`: the one fallback rule)."""
+    return ggml_types.stored_type(qtype, n_per_row, keep_size)
 
 
 def llama_cpp_overrides(plan: BitPlan, input_gguf: str = "model-f16.gguf",
@@ -208,8 +191,9 @@ def llama_cpp_overrides(plan: BitPlan, input_gguf: str = "model-f16.gguf",
     base = base_spec(plan)
     ftype = LLAMA_FTYPES[base.bits]
     per_layer = {block_index(a.name): ggml_type(a.spec) for a in plan.layers}
+    # a ggml setting is overridden even at the base type: Q4_K_M would mix in Q6_K
     tensor_types = [f"^blk\\.{block_index(a.name)}\\.={ggml_type(a.spec).lower()}"
-                    for a in plan.layers if a.spec != base]
+                    for a in plan.layers if a.spec != base or a.spec.method == "ggml"]
     args = [x for t in tensor_types for x in ("--tensor-type", t)]
     needs_imatrix = any(t in NEEDS_IMATRIX for t in per_layer.values())
     lead = ["llama-quantize"] + (["--imatrix", imatrix] if needs_imatrix else [])

@@ -15,6 +15,7 @@ import torch
 import luq.quant.rtn as rtn
 from luq.quant.awq import awq_search_scale
 from luq.quant.binarize import binarize, dequantize_binarized, n_alpha, store_binarized
+from luq.quant.ggml_types import get_type, row_nbytes, stored_type
 from luq.quant.gptq import gptq_quantize
 from luq.quant.pack import packed_nbytes
 from luq.quant.spec import SUPPORTED_BITS, QuantizedWeight, QuantSpec
@@ -169,8 +170,54 @@ class BiLLM(QuantMethod):
         return total
 
 
+class GGML(QuantMethod):
+    """A llama.cpp tensor type, quantized and read back by ggml itself.
+
+    The weight is rounded to fp16 first (what ``convert_hf_to_gguf.py`` writes before
+    ``llama-quantize`` reads it), quantized row by row by ``ggml_quantize_chunk`` with the
+    importance matrix of the calibration inputs (mean ``x**2`` per column, as
+    ``llama-imatrix``) and stored as ggml's own block bytes; the forward pass runs the type's
+    ``to_float``. So the stored bytes are the GGUF tensor's, and the dense weight is what
+    llama.cpp computes with. Rows a type's block does not divide take
+    :func:`luq.quant.ggml_types.stored_type`.
+    """
+
+    name = "ggml"
+    supported_bits = SUPPORTED_BITS["ggml"]
+    uses_calibration = True
+    description = "llama.cpp (ggml) types, quantized by ggml: what a GGUF stores"
+
+    def needs(self, spec):
+        return StatsNeeds(sq_mean=True)
+
+    def quantize(self, w, spec, stats=None):
+        from luq.engines import ggml
+
+        rows, n_per_row = w.shape
+        qtype = stored_type(spec.type, n_per_row)
+        imatrix = stats.sq_mean.numpy() if stats is not None and stats.rows else None
+        if imatrix is None and get_type(qtype).imatrix:
+            raise ValueError(f"{qtype} needs an importance matrix: calibration inputs")
+        w16 = w.detach().to("cpu", torch.float16).float().numpy()  # (out, in): the GGUF's f16
+        blocks = ggml.quantize(w16, qtype, imatrix, threads=torch.get_num_threads())
+        return QuantizedWeight(spec, (rows, n_per_row), {"blocks": torch.from_numpy(blocks)})
+
+    def dequantize(self, qw, out=None):
+        from luq.engines import ggml
+
+        rows, n_per_row = qw.shape
+        qtype = stored_type(qw.spec.type, n_per_row)
+        w = torch.from_numpy(ggml.dequantize(qw.tensors["blocks"].numpy(), qtype, n_per_row))
+        return w if out is None else out.reshape(-1)[: w.numel()].view(w.shape).copy_(w)
+
+    def nbytes(self, shape, spec):
+        rows, n_per_row = shape
+        return rows * row_nbytes(stored_type(spec.type, n_per_row),
+                                            n_per_row)
+
+
 _METHODS: dict[str, QuantMethod] = {m.name: m for m in (FullPrecision(), RTN(), GPTQ(), AWQ(),
-                                                          BiLLM())}
+                                                          BiLLM(), GGML())}
 
 
 def get_method(name: str) -> QuantMethod:

@@ -14,6 +14,7 @@ SUPPORTED_BITS: dict[str, tuple[int, ...]] = {
     "gptq": (2, 3, 4, 5, 6, 7, 8),
     "awq": (2, 3, 4, 8),
     "billm": (1,),
+    "ggml": (1, 2, 3, 4, 5, 6, 8),  # the nominal width of its type (luq.quant.ggml_types)
 }
 
 
@@ -24,16 +25,19 @@ class QuantSpec:
     Hashable, so it keys the cache of quantized layer variants.
 
     Attributes:
-        method: registry name: ``rtn``, ``gptq``, ``awq``, ``billm`` or ``fp16`` (kept).
-        bits: nominal code width (``billm`` is 1; ``fp16`` is 16). Effective bits, with
-            scales and bitmaps included, come from the stored tensors.
+        method: registry name: ``rtn``, ``gptq``, ``awq``, ``billm``, ``ggml`` (a llama.cpp
+            type, quantized by ggml itself) or ``fp16`` (kept).
+        bits: nominal code width (``billm`` is 1; ``fp16`` is 16; ``ggml``: its type's).
+            Effective bits, with scales and bitmaps included, come from the stored tensors.
         group_size: input columns sharing one scale/zero; 0 means one group per row
-            (per-channel).
+            (per-channel); ``ggml``: its type's block.
         damp: GPTQ dampening, as a fraction of the Hessian's mean diagonal.
         act_order: GPTQ processes columns by descending Hessian diagonal (static groups).
         salient_fraction: ``billm``: share of input columns binarized twice (residual).
         split: ``billm``: binarize the other weights with two magnitude-split scales; costs a
             membership bit per weight.
+        type: ``ggml``: the ggml type name (``"IQ1_M"``, ``"Q4_K"``); build such a spec with
+            :meth:`ggml`. Empty for every other method.
     """
 
     method: str = "rtn"
@@ -43,11 +47,36 @@ class QuantSpec:
     act_order: bool = False
     salient_fraction: float = 0.05
     split: bool = True
+    type: str = ""
+
+    @classmethod
+    def ggml(cls, name: str) -> QuantSpec:
+        """A llama.cpp type as a setting (``QuantSpec.ggml("IQ1_M")``): bits and block from
+        the type table."""
+        from luq.quant.ggml_types import OFFERED, get_type
+
+        row = get_type(name)
+        if name not in OFFERED:
+            raise ValueError(f"{name} is not offered as a setting; offered: {', '.join(OFFERED)}")
+        return cls("ggml", row.bits, row.block, type=name)
 
     def __post_init__(self) -> None:
         if self.method not in SUPPORTED_BITS:
             raise ValueError(f"unknown quantization method {self.method!r}; known: "
                              f"{', '.join(sorted(SUPPORTED_BITS))}")
+        if self.method == "ggml":
+            from luq.quant.ggml_types import OFFERED, get_type
+
+            if self.type not in OFFERED:
+                raise ValueError(f"ggml needs a type; offered: {', '.join(OFFERED)}")
+            row = get_type(self.type)
+            if (self.bits, self.group_size) != (row.bits, row.block):
+                raise ValueError(f"{self.type} is {row.bits} bits in blocks of {row.block}, "
+                                 f"not {self.bits} / {self.group_size}: use "
+                                 f"QuantSpec.ggml({self.type!r})")
+            return
+        if self.type:
+            raise ValueError(f"type {self.type!r} is for method ggml, not {self.method}")
         supported = SUPPORTED_BITS[self.method]
         if self.bits not in supported:
             raise ValueError(
@@ -66,6 +95,8 @@ class QuantSpec:
         """Short human name, e.g. ``rtn-4b-g64``, ``billm-1b-pc-split`` or ``fp16``."""
         if self.method == "fp16":
             return "fp16"
+        if self.method == "ggml":
+            return self.type
         group = f"g{self.group_size}" if self.group_size else "pc"
         split = "-split" if self.method == "billm" and self.split else ""
         return f"{self.method}-{self.bits}b-{group}{split}"

@@ -25,18 +25,21 @@ class StatsNeeds:
         samples: a bounded sample of input rows (AWQ's scale search).
         hinv_diag: dampings at which the diagonal of ``H``'s inverse Cholesky factor is read
             (per-channel BiLLM-style: salient columns, no error feedback).
+        sq_mean: the mean of ``x**2`` per input column (ggml's importance matrix, as
+            ``llama-imatrix`` computes it); always collected, cheap.
     """
 
     hessian: bool = False
     samples: bool = False
     hinv_diag: frozenset[float] = frozenset()
+    sq_mean: bool = False
 
     def __or__(self, other: StatsNeeds) -> StatsNeeds:
         return StatsNeeds(self.hessian or other.hessian, self.samples or other.samples,
-                          self.hinv_diag | other.hinv_diag)
+                          self.hinv_diag | other.hinv_diag, self.sq_mean or other.sq_mean)
 
     def __bool__(self) -> bool:
-        return self.hessian or self.samples or bool(self.hinv_diag)
+        return self.hessian or self.samples or bool(self.hinv_diag) or self.sq_mean
 
     @property
     def accumulates_hessian(self) -> bool:
@@ -71,11 +74,14 @@ class InputStats:
         self._samples: list[torch.Tensor] = []
         self._kept = 0
         self._hinv_diag: dict[float, torch.Tensor] = {}
+        self._sq: torch.Tensor | None = None  # sum of x**2 per column, float64
 
     def add_batch(self, x: torch.Tensor) -> None:
         """Adds inputs ``x`` of shape ``(..., in_features)``."""
         x = x.detach().reshape(-1, x.shape[-1])  # (n, in)
         n = x.shape[0]
+        sq = x.to(torch.float64).square().sum(0)  # (in,)
+        self._sq = sq if self._sq is None else self._sq.add_(sq)
         if self._keep_hessian:
             self._pending.append(x.to(torch.float32, copy=True))
             self._pending_rows += n
@@ -125,6 +131,14 @@ class InputStats:
         return self._hinv_diag[damp]
 
     @property
+    def sq_mean(self) -> torch.Tensor:
+        """``(in,)`` float32 mean of ``x**2`` over every input row seen (zeros before any):
+        ``llama-imatrix``'s importance of each input column."""
+        if self._sq is None:
+            return torch.zeros(self.in_features)
+        return (self._sq / max(1, self.rows)).float().cpu()
+
+    @property
     def samples(self) -> torch.Tensor:
         """Kept input rows, ``(m, in_features)``."""
         if not self._samples:
@@ -147,5 +161,5 @@ class InputStats:
     @property
     def nbytes(self) -> int:
         """Bytes held (Hessian, buffered rows, samples, reductions)."""
-        tensors = [self._h, *self._pending, *self._samples, *self._hinv_diag.values()]
+        tensors = [self._h, *self._pending, *self._samples, *self._hinv_diag.values(), self._sq]
         return sum(t.numel() * t.element_size() for t in tensors if t is not None)

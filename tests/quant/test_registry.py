@@ -4,7 +4,7 @@ from luq.quant import QuantSpec, get_method, method_names
 
 
 def test_unknown_method_lists_known():
-    with pytest.raises(ValueError, match="known: awq, billm, fp16, gptq, rtn"):
+    with pytest.raises(ValueError, match="known: awq, billm, fp16, ggml, gptq, rtn"):
         get_method("nf4")
     with pytest.raises(ValueError, match="unknown quantization method"):
         QuantSpec("nf4", 4)
@@ -15,7 +15,8 @@ def test_capabilities_are_declared():
     assert not get_method("rtn").requires_calibration
     assert get_method("billm").supported_bits == (1,)
     assert set(range(1, 9)) <= set(get_method("rtn").supported_bits)
-    assert set(method_names()) == {"awq", "billm", "fp16", "gptq", "rtn"}
+    assert set(method_names()) == {"awq", "billm", "fp16", "ggml", "gptq", "rtn"}
+    assert get_method("ggml").uses_calibration and not get_method("ggml").requires_calibration
 
 
 def test_spec_validation():
