@@ -1,6 +1,6 @@
 """The embedded model in llama.cpp: the default LUQ plan as GGUF + mmproj against PyTorch.
 
-    python -m benchmarks.embedded_gguf [--n 1000]
+    python -m benchmarks.embedded_gguf [--n 1000] [--ggml-only]
 
 For full precision (F16 GGUF), uniform 4-bit and the LUQ plan at the app's default budget:
 test-split accuracy in PyTorch and in llama.cpp (image + question in, answer out); the model
@@ -12,6 +12,12 @@ has no GGUF type; its blocks are stored as the table's type (IQ1_M, or Q1_0 wher
 not divide a row: the embedded model's 128- and 384-wide rows), so the two LUQ columns
 differ by that mapping as well as by the engine; the full-precision row measures the engine
 alone.
+
+Then, for every ultra-low llama.cpp type offered (``luq.quant.ggml_types.ULTRA_LOW``), the LUQ
+plan at the app's default budget with that type low and Q4_K high, both ``ggml`` settings: the
+GGUF holds the variant's own bytes, so PyTorch and llama.cpp differ only by the engine
+(llama.cpp's 8-bit activations in its matrix products). ``answers_identical`` is the share of
+questions both engines answer with the same (normalised) word.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from luq.deploy import GGUFStore, llamacpp_answerer
 from luq.embedded import load_split
 from luq.evaluation import evaluate, normalize_answer
 from luq.models.loading import load_model
-from luq.quant.spec import FULL_PRECISION
+from luq.quant.ggml_types import ULTRA_LOW
+from luq.quant.spec import FULL_PRECISION, QuantSpec
 from luq.session import Session
 
 _HF_NAMES = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
@@ -85,7 +92,7 @@ def block_bytes(path) -> int:
     return sum(int(t.n_bytes) for t in gguf.GGUFReader(path).tensors if t.name.startswith("blk."))
 
 
-def run_engine(engine, processor, rows) -> tuple[float, dict, list]:
+def run_engine(engine, processor, rows) -> tuple[float, dict, list, list[str]]:
     answers: list = []
     texts = llamacpp_answerer(engine, processor, answers)(rows["image"], rows["question"], 3)
     right, per_type = [], {}
@@ -94,29 +101,48 @@ def run_engine(engine, processor, rows) -> tuple[float, dict, list]:
         right.append(ok)
         per_type.setdefault(row["question_type"], []).append(ok)
     return (sum(right) / len(right), {t: round(sum(v) / len(v), 4)
-                                      for t, v in sorted(per_type.items())}, answers)
+                                      for t, v in sorted(per_type.items())}, answers, texts)
+
+
+def ggml_plans(session) -> dict:
+    """The LUQ plan at the default budget for each ultra-low llama.cpp type, Q4_K high."""
+    high = QuantSpec.ggml("Q4_K")
+    plans = {f"uniform {high.label} (ggml)": session.uniform(high)}
+    for name in ULTRA_LOW:
+        low = QuantSpec.ggml(name)
+        _, default, _ = session.budget_range(high, low)
+        plan = session.plan_for_budget(default, high, low).plan
+        plans[f"LUQ ggml {name} ({plan.count(low)} blocks) + Q4_K"] = plan
+    return plans
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1000, help="test questions")
+    ap.add_argument("--ggml-only", action="store_true",
+                    help="only the llama.cpp-typed plans (rows of the others are kept)")
     args = ap.parse_args()
     session = Session(load_model("embedded", device="cpu"))
     processor = session.loaded.processor
     rows = load_split("test", args.n)
     _, default, _ = session.budget_range(HIGH, LOW)
     luq = session.plan_for_budget(default, HIGH, LOW).plan
-    plans = {"full precision": session.uniform(FULL_PRECISION),
-             f"uniform {HIGH.label}": session.uniform(HIGH),
-             f"LUQ default ({luq.count(LOW)} blocks {LOW.label})": luq}
+    plans = {} if args.ggml_only else {
+        "full precision": session.uniform(FULL_PRECISION),
+        f"uniform {HIGH.label}": session.uniform(HIGH),
+        f"LUQ default ({luq.count(LOW)} blocks {LOW.label})": luq}
+    plans.update(ggml_plans(session))
     store = GGUFStore(session, engines=1)
     out = []
     try:
         for name, plan in plans.items():
-            torch_acc = session.run(plan, lambda m: evaluate(m.model, m.processor, rows)).accuracy
+            torch_result = session.run(plan, lambda m: evaluate(m.model, m.processor, rows))
+            torch_acc = torch_result.accuracy
             export = store.export(plan)
             engine = store.engine(plan)
-            acc, per_type, answers = run_engine(engine, processor, rows)
+            acc, per_type, answers, texts = run_engine(engine, processor, rows)
+            same = [normalize_answer(a) == normalize_answer(b)
+                    for a, b in zip(torch_result.predictions, texts)]
             report = engine.report(answers)
             accounted = session.memory(plan)
             parts = accounted.breakdown
@@ -126,6 +152,7 @@ def main() -> None:
             blocks = block_bytes(export.model)
             row = {"plan": name, "pytorch_accuracy": round(torch_acc, 4),
                    "llamacpp_accuracy": round(acc, 4), "llamacpp_per_type": per_type,
+                   "answers_identical": round(sum(same) / len(same), 4),
                    "block_types": sorted(set(export.block_types.values())),
                    "stored_types": sorted({t for n, t in export.tensor_types.items()
                                            if n.startswith("blk.")}),
@@ -148,8 +175,17 @@ def main() -> None:
             out.append(row)
     finally:
         store.close()
+    if args.ggml_only:  # keep the saved rows of the other plans
+        from benchmarks.common import RESULTS
+
+        saved = RESULTS / "embedded_gguf.json"
+        if saved.exists():
+            import json
+
+            old = json.loads(saved.read_text())["rows"]
+            out = [r for r in old if "ggml" not in r["plan"]] + out
     print_table([{k: r.get(k, "") for k in ("plan", "pytorch_accuracy", "llamacpp_accuracy",
-                                         "pytorch_accuracy_gguf_weights",
+                                         "answers_identical", "pytorch_accuracy_gguf_weights",
                                     "model_file_bytes", "accounted_language_bytes",
                                     "model_file_ratio", "mmproj_ratio", "block_bytes_ratio",
                                     "decode_tok_s")} for r in out])

@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from components import inputs as ui
-from components.budget_panel import parse_order, parse_spec
+from components.budget_panel import parse_order
 from components.guard import (
     TIME_LIMITS_S,
     Deadline,
@@ -21,6 +21,7 @@ from components.guard import (
 )
 from components.model_picker import EMBEDDED_HELP
 from components.queues import ARENA, EXPORT
+from components.settings import parse_spec
 from components.workbench import gguf_store, session_or_error
 from luq.deploy import engine_prompt
 from luq.embedded.model import vocabulary
@@ -176,7 +177,23 @@ def _llamacpp_card(session, plan, picture, question: str, progress=None) -> str:
     return (f"{title}\n## {reply.text.strip() or '(no answer)'}\n{ms:.0f} ms · "
             f"{engine.file_bytes / 1e6:.2f} MB of GGUF files ({export.model_bytes / 1e6:.2f} "
             f"model + {export.mmproj_bytes / 1e6:.2f} mmproj)\n\nblocks {', '.join(types)}; "
-            f"llama.cpp added {max(0, engine.rss_load_delta) / 1e6:.1f} MB RSS on load")
+            f"llama.cpp added {max(0, engine.rss_load_delta) / 1e6:.1f} MB RSS on load\n\n"
+            + _agreement(session, plan, picture, question, reply.text))
+
+
+def _agreement(session, plan, picture, question: str, engine_text: str) -> str:
+    """Whether the GGUF answers as the LUQ card (PyTorch, same plan) does, and if not why."""
+    torch_text = session.run(plan, lambda m: answer_batch(m.model, m.processor, [picture],
+                                                          [question])[0])
+    if " ".join(torch_text.split()).lower() == " ".join(engine_text.split()).lower():
+        return "_Same answer as the LUQ card (PyTorch, same plan)._"
+    research = sorted({a.spec.label for a in plan.layers
+                       if a.spec.method not in ("ggml", "fp16")})
+    why = (f"its {', '.join(research)} blocks are stored as the GGUF types above (no exact "
+           "llama.cpp type)" if research else
+           "same weights, but llama.cpp quantizes activations to 8 bits inside its matrix "
+           "products where PyTorch multiplies in float")
+    return f"_The LUQ card answers \"{torch_text.strip()}\": {why}._"
 
 
 def build_arena_panel(model: gr.State, budget, low, high, order) -> None:

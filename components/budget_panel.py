@@ -16,8 +16,9 @@ from components.guard import (
     whole_number,
 )
 from components.queues import EXPORT, INTERACTIVE, PROBE
+from components.settings import HIGH_CHOICES, LOW_CHOICES, fallback_notes, parse_spec
 from components.workbench import gguf_store, session_or_error
-from luq.defaults import HIGH, LOW
+from luq.defaults import uniform_baselines
 from luq.engines.convert import ConversionError
 from luq.engines.llamacpp import LlamaCppError
 from luq.export.gguf import GGUFExportError
@@ -30,44 +31,18 @@ from luq.tasks.evaluation import evaluation_for, evaluation_key
 from luq.tasks.task import HARNESSES
 
 ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in ORDERS]
-SETTINGS = {
-    "billm": LOW,  # the defaults (luq/defaults.py)
-    "billm-split": QuantSpec("billm", 1, 0, split=True),
-    "rtn2": QuantSpec("rtn", 2, 64),
-    "rtn1": QuantSpec("rtn", 1, 0),
-    "gptq2": QuantSpec("gptq", 2, 64),
-    "rtn4": HIGH,
-    "gptq4": QuantSpec("gptq", 4, 64),
-    "awq4": QuantSpec("awq", 4, 64),
-    "rtn3": QuantSpec("rtn", 3, 64),
-}
-LOW_CHOICES = [("BiLLM-style binarization, per-channel scales", "billm"),
-               ("BiLLM-style binarization with split scales", "billm-split"),
-               ("RTN 2-bit, group 64", "rtn2"), ("RTN 1-bit, per-channel", "rtn1"),
-               ("GPTQ 2-bit, group 64", "gptq2")]
-HIGH_CHOICES = [("RTN 4-bit, group 64", "rtn4"), ("GPTQ 4-bit, group 64", "gptq4"),
-                ("AWQ 4-bit, group 64", "awq4"), ("RTN 3-bit, group 64", "rtn3")]
 MAX_DOCUMENTS = 1000  # documents per evaluation the app runs for one request
 RULES = [("Memory budget: stop once the plan fits", "budget"),
          ("Accuracy floor: stop before accuracy falls below it (the paper's Figure 3)",
           "accuracy")]
 HARNESS_CHOICES = [("each benchmark's own (official)", "official"),
                    ("lmms-eval 0.7.3's, quirks included", "lmms-eval")]
-UNIFORM_BASELINES = [QuantSpec("rtn", b, 64) for b in (4, 3, 2)]
 HELP = (
     "The ultra-low default is BiLLM-style binarization with per-channel scales: on the "
     "embedded model it is where the choice of layers visibly matters (see the saved curves "
     "below: some blocks are fragile, most are not), while uniform 2-bit RTN costs nothing "
     "at all. Memory counts every stored byte: codes, fp16 scales and zero points, bitmaps, "
     "and the parts kept in fp16 (embeddings, lm_head, vision tower, projector).")
-
-
-def parse_spec(choice: str) -> QuantSpec:
-    try:
-        return SETTINGS[choice]
-    except (KeyError, TypeError):
-        raise gr.Error(f"Unknown quantization setting {choice!r}; known: "
-                       f"{', '.join(SETTINGS)}.") from None
 
 
 def parse_order(order: str) -> str:
@@ -135,7 +110,7 @@ def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compa
             pts = session.curve(other, high, low, measure=compare, progress=report)
             curves[other] = [(p["memory_bytes"] / 1e6, p["accuracy"]) for p in pts]
     uniform = [session.point(session.uniform(s), s.label, measure=compare)
-               for s in [*UNIFORM_BASELINES, low]]
+               for s in [*uniform_baselines(high), low]]
     return curves, [u for u in uniform if u], session.point(None, "fp16", measure=compare)
 
 
@@ -166,7 +141,10 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
                f"**{real['resident_weight_bytes'] / 1e6:.3f} MB** of weight tensors (modules in "
                f"use, dense caches included); the process RSS is "
                f"{real['rss_bytes'] / 1e6:.0f} MB."
-               + (f"\n\n_{sel.note}_" if sel.note else ""))
+               + _gguf_line(session, sel.plan, mem.total_bytes)
+               + (f"\n\n_{sel.note}_" if sel.note else "")
+               + "".join(f"\n\n_{line}_" for line in fallback_notes(
+                   [i for b in session.layout.blocks for _, (_, i) in b.linears], low, high)))
     saved = _saved_curves(session, high, low)
     figure = figures.tradeoff_curve(curves, uniform, full, (mem.total_bytes / 1e6, accuracy),
                                     saved=saved, metric=session.evaluation.metric)
@@ -176,11 +154,23 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
             {**plan_dict, "accuracy": accuracy, "n_low": sel.n_low})
 
 
+def _gguf_line(session: Session, plan: BitPlan, accounted: int) -> str:
+    """The plan's GGUF files beside the accounted bytes, once the plan has been exported."""
+    export = gguf_store(session).ready(plan)
+    if export is None:
+        return " The GGUF button below builds this plan's llama.cpp files and shows their size."
+    files = export.model_bytes + export.mmproj_bytes
+    return (f" As GGUF: **{files / 1e6:.3f} MB** ({export.model_bytes / 1e6:.3f} MB model + "
+            f"{export.mmproj_bytes / 1e6:.3f} MB mmproj; accounted {accounted / 1e6:.3f} MB).")
+
+
 GGUF_NOTE = (
-    "\n\nEmbeddings and the output head follow llama.cpp's Q4_K_M rules; ultra-low blocks "
-    "need an importance matrix (IQ1_M, IQ2_XXS), computed from this session's calibration "
-    "data. BiLLM-style binarization has no exact GGUF type: IQ1_M stands in for it, so the "
-    "GGUF's answers can differ from the PyTorch LUQ model's (`python -m luq eval --engine "
+    "\n\nA llama.cpp setting is the GGUF's own type: ggml quantized the explorer's variant with "
+    "the same importance matrix, so the file holds the bytes the accuracy was measured on "
+    "(llama.cpp still quantizes activations to 8 bits in its matrix products). Embeddings and "
+    "the output head follow llama.cpp's Q4_K_M rules. The research quantizers map to the "
+    "types above: BiLLM-style binarization has no exact GGUF type and IQ1_M stands in for it, "
+    "so such a GGUF answers differently from the PyTorch model (`python -m luq eval --engine "
     "llamacpp` measures both).")
 
 

@@ -61,7 +61,8 @@ def gguf_download(store, plan: BitPlan, progress=None) -> str:
 
 def ggml_type_table() -> str:
     """Markdown: our setting -> the GGUF type an export stores it as."""
-    rows = ["| LUQ setting (method, bits) | GGUF type |", "|---|---|"]
+    rows = ["| LUQ setting (method, bits) | GGUF type |", "|---|---|",
+            "| llama.cpp type (any) | that type, as measured (ggml quantized it) |"]
     rows += [f"| {'any group-wise (RTN, GPTQ, AWQ)' if m == '*' else m}, {b} | {t} |"
              for (m, b), t in GGML_TYPES.items()]
     return "\n".join(rows)

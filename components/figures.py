@@ -101,7 +101,7 @@ def entropy_vs_sensitivity(layers: list[dict], rho: float, key: str = "entropy")
 def bit_bars(plan: dict) -> go.Figure:
     """Effective bits per decoder layer under a plan, coloured by setting."""
     layers = plan["layers"]
-    labels = [f"{x['method']}-{x['bits']}b" for x in layers]
+    labels = [x.get("type") or f"{x['method']}-{x['bits']}b" for x in layers]  # ggml: its type
     palette = {}
     colors = [palette.setdefault(lab, ["#2ca02c", "#d62728", "#1f77b4", "#ff7f0e"][
         len(palette) % 4]) for lab in labels]

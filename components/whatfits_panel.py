@@ -12,9 +12,9 @@ import json
 import gradio as gr
 
 from components import inputs as ui
-from components.budget_panel import HIGH_CHOICES, LOW_CHOICES, parse_spec
 from components.guard import public, short_text, uploaded_path
 from components.queues import WHAT_FITS
+from components.settings import HIGH_CHOICES, LOW_CHOICES, parse_spec
 from luq.estimate import what_fits
 from luq.hub import HUB_ID
 from luq.memory import model_layout

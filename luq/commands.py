@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from luq.defaults import uniform_baselines
 from luq.quant.spec import QuantSpec
 
 
@@ -244,7 +245,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict:
     session = _session(args.model, args, evaluate=True)
     calib = CalibrationConfig(args.samples, args.alpha)
     session.profile(calib, progress=progress)  # cached on disk for the orders
-    uniform = [QuantSpec("rtn", b, spec(args, "high").group_size) for b in (4, 3, 2)]
+    uniform = uniform_baselines(spec(args, "high"))
     result = session.sweep(spec(args, "high"), spec(args, "low"), args.orders, uniform,
                            progress)
     write(args.out, result)

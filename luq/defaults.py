@@ -15,3 +15,11 @@ from luq.quant.spec import QuantSpec
 
 HIGH = QuantSpec("rtn", 4, 64)
 LOW = QuantSpec("billm", 1, 0, split=False)
+
+
+def uniform_baselines(high: QuantSpec) -> list[QuantSpec]:
+    """The uniform 4/3/2-bit models a curve is set beside, in the high setting's family:
+    llama.cpp's Q4_K, Q3_K, Q2_K for a ``ggml`` setting, else RTN at its group size."""
+    if high.method == "ggml":
+        return [QuantSpec.ggml(t) for t in ("Q4_K", "Q3_K", "Q2_K")]
+    return [QuantSpec("rtn", b, high.group_size or 64) for b in (4, 3, 2)]

@@ -118,3 +118,14 @@ def row_nbytes(name: str, n_per_row: int) -> int:
         raise ValueError(f"{name} needs rows of a multiple of {row.block} weights, "
                          f"got {n_per_row}")
     return n_per_row // row.block * row.block_bytes
+
+
+def fallbacks(name: str, widths) -> dict[str, tuple[int, ...]]:
+    """Where a type does not apply as planned on a model: stored type -> the row widths
+    (``n_per_row``) that take it instead of ``name`` (empty when every row holds ``name``)."""
+    out: dict[str, list[int]] = {}
+    for width in sorted(set(widths)):
+        stored = stored_type(name, width)
+        if stored != name:
+            out.setdefault(stored, []).append(width)
+    return {k: tuple(v) for k, v in out.items()}

@@ -16,7 +16,7 @@ SETTINGS = ("billm", "rtn4", "entropy")
 
 def _range_mb():
     """(all ultra-low, all high) MB of the embedded model under SETTINGS."""
-    from components.budget_panel import parse_spec
+    from components.settings import parse_spec
     from luq.memory import model_layout
     from luq.models.loading import build_meta_model
     from luq.select import budget_range

@@ -139,3 +139,35 @@ def test_unknown_words_are_flagged_in_the_arena(page):
     page.get_by_text("Vocabulary of the embedded model").click()
     page.get_by_text(re.compile(r"Words the embedded model knows")).wait_for()
     page.screenshot(path=ARTIFACTS / "7-arena-unknown-words.png", full_page=True)
+
+
+def _choose(page, label: str, option: str) -> None:
+    box = page.get_by_label(label, exact=True).locator("visible=true").first
+    box.click()
+    page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
+
+
+def test_llama_cpp_types_as_settings_and_the_two_luq_cards_agree(browser_page):
+    """The Budget tab with llama.cpp types chosen, then the arena: the LUQ card (PyTorch) and
+    the LUQ-in-llama.cpp card answer alike, and the card says so."""
+    page = browser_page
+    page.get_by_role("tab", name="Budget").click()
+    page.get_by_text(re.compile(r"Memory \d+\.\d+ MB")).wait_for(timeout=120_000)
+    _choose(page, "Ultra-low setting", "llama.cpp IQ1_M")
+    page.get_by_text(re.compile(r"ultra-low \(IQ1_M\)")).wait_for(timeout=120_000)
+    _choose(page, "High setting", "llama.cpp Q4_K")
+    page.get_by_text(re.compile(r"the rest Q4_K")).wait_for(timeout=120_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=ARTIFACTS / "8-budget-llamacpp-types.png", full_page=True)
+    page.get_by_role("tab", name="VQA arena").click()
+    example = sorted((ASSETS / "examples").glob("*.png"))[1]
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text("Click to Upload").first.click()
+    chooser.value.set_files(str(example))
+    page.locator("img").first.wait_for()
+    page.get_by_label("Question").fill("what color is the circle ?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    page.get_by_text(re.compile(r"LUQ \(\d+ layers IQ1_M\)")).wait_for(timeout=120_000)
+    page.get_by_text("Same answer as the LUQ card").wait_for(timeout=180_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=ARTIFACTS / "9-arena-llamacpp-agrees.png", full_page=True)
