@@ -25,7 +25,7 @@ def measured_rows() -> list[dict]:
 # Order matters: claims reads the trade-off curve's areas. gguf_speed (about 25 min) runs
 # on its own: python -m benchmarks.gguf_speed.
 SCRIPTS = ("embedded_quality", "embedded_styles", "embedded_gguf", "tradeoff", "claims",
-           "quant_speed", "plan_switch", "app_latency", "app_load", "scale")
+           "quant_speed", "ggml_speed", "plan_switch", "app_latency", "app_load", "scale")
 
 
 def main() -> None:

@@ -16,7 +16,13 @@ from components.guard import (
     whole_number,
 )
 from components.queues import EXPORT, INTERACTIVE, PROBE
-from components.settings import HIGH_CHOICES, LOW_CHOICES, fallback_notes, parse_spec
+from components.settings import (
+    HIGH_CHOICES,
+    LOW_CHOICES,
+    TOWER_CHOICES,
+    fallback_notes,
+    parse_spec,
+)
 from components.workbench import gguf_store, session_or_error
 from luq.defaults import uniform_baselines
 from luq.engines.convert import ConversionError
@@ -29,6 +35,7 @@ from luq.session import Session
 from luq.tasks import DataUnavailable, calibration_source, task_names
 from luq.tasks.evaluation import evaluation_for, evaluation_key
 from luq.tasks.task import HARNESSES
+from luq.tower import TOWER_TYPES, tower_spec
 
 ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in ORDERS]
 MAX_DOCUMENTS = 1000  # documents per evaluation the app runs for one request
@@ -118,10 +125,13 @@ def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compa
 def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, order: str,
               compare: bool = False, rule: str = "budget", min_accuracy: float = 0.9,
               task: str = "shapes", data: str = "", limit: float = 100,
-              harness: str = "official", progress=gr.Progress()):
+              harness: str = "official", tower: str = "F16", progress=gr.Progress()):
     """Greedy plan under the stopping rule, applied by swapping; figures, summary, files."""
     session = session_or_error(model)
     use_task(session, task, data, limit, harness)
+    if tower not in TOWER_TYPES:
+        raise gr.Error(f"Unknown vision tower type {tower!r}; known: {', '.join(TOWER_TYPES)}.")
+    session.set_tower(tower_spec(tower))
     low, high = parse_spec(low_choice), parse_spec(high_choice)
     order = parse_order(order)
     if rule not in dict((v, k) for k, v in RULES):
@@ -131,11 +141,13 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
     curves, uniform, full = _curves(session, order, high, low, bool(compare), progress)
     real = session.resident(sel.plan)  # also leaves the chosen plan in place for the arena
     mem = sel.memory
+    tower_mb = sum(mem.breakdown.get(k, 0) for k in ("vision", "projector")) / 1e6
     limit = (f"budget {float(budget_mb):.3f} MB" if rule == "budget"
              else f"accuracy floor {float(min_accuracy):.1%}")
     summary = (f"**{sel.n_low} of {len(session.block_names)}** decoder layers ultra-low "
                f"({low.label}), the rest {high.label}. **Memory {mem.total_bytes / 1e6:.3f} MB** "
-               f"({limit}), **{mem.avg_bits:.2f} average bits** per decoder weight. "
+               f"({limit}), **{mem.avg_bits:.2f} average bits** per decoder weight; vision "
+               f"tower and projector {session.tower.label} ({tower_mb:.3f} MB). "
                f"**{session.evaluation.metric.capitalize()} {accuracy:.1%}** "
                f"({session.evaluation.description}).\n\nReal memory: the running model holds "
                f"**{real['resident_weight_bytes'] / 1e6:.3f} MB** of weight tensors (modules in "
@@ -212,6 +224,7 @@ def build_budget_panel(model: gr.State):
     with gr.Row():
         low = ui.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
         high = ui.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
+        tower = ui.Dropdown(TOWER_CHOICES, value="F16", label="Vision tower and projector")
         order = ui.Dropdown(ORDER_CHOICES, value="entropy", label="Order")
         compare = ui.Checkbox(False, label="Measure the whole curve: every order and the "
                               "uniform baselines (about a minute, once)")
@@ -249,10 +262,10 @@ def build_budget_panel(model: gr.State):
         gr.Markdown(measured.tradeoff_markdown(saved))
 
     inputs = [model, budget, low, high, order, compare, rule, min_accuracy, task, data, limit,
-              harness]
+              harness, tower]
     outputs = [bits, breakdown, summary, curve, download, plan_json]
     budget.release(make_plan, inputs, outputs, api_name="plan", **INTERACTIVE)
-    for control in (low, high, order, rule, min_accuracy, task, limit, harness):
+    for control in (low, high, order, rule, min_accuracy, task, limit, harness, tower):
         control.input(make_plan, inputs, outputs, api_visibility="private", **INTERACTIVE)
     # measuring every curve takes a minute once: its own queue, never ahead of slider moves
     compare.input(make_plan, inputs, outputs, api_visibility="private", **PROBE)

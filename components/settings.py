@@ -42,6 +42,10 @@ HIGH_CHOICES = [*(_ggml_choice(n) for n in OFFERED if n not in ULTRA_LOW),
                 ("research: RTN 3-bit, group 64", "rtn3")]
 
 
+TOWER_CHOICES = [("F16 (as converted)", "F16"), ("llama.cpp Q8_0 (8.5 bits)", "Q8_0"),
+                 ("llama.cpp Q4_K (4.5 bits)", "Q4_K")]
+
+
 def parse_spec(choice: str) -> QuantSpec:
     """The setting a choice names, or a ``gr.Error`` listing the known ones."""
     try:

@@ -14,7 +14,7 @@ import gradio as gr
 from components import inputs as ui
 from components.guard import public, short_text, uploaded_path
 from components.queues import WHAT_FITS
-from components.settings import HIGH_CHOICES, LOW_CHOICES, parse_spec
+from components.settings import HIGH_CHOICES, LOW_CHOICES, TOWER_CHOICES, parse_spec
 from luq.estimate import what_fits
 from luq.hub import HUB_ID
 from luq.memory import model_layout
@@ -26,6 +26,7 @@ from luq.models.loading import (
 )
 from luq.models.registry import model_names
 from luq.tasks.roots import looks_like_path
+from luq.tower import TOWER_TYPES, tower_spec
 
 SHIPPED = model_names("hub")
 EMBED_CHOICES = [("fp16, or 4-bit only if the budget needs it", "auto"),
@@ -92,7 +93,7 @@ def _markdown(r: dict) -> str:
 
 @public("What fits")
 def estimate(source: str, shipped: str, hub_id: str, upload, budget_gb: float,
-             low_choice: str, high_choice: str, embed: str):
+             low_choice: str, high_choice: str, embed: str, tower: str = "F16"):
     """What fits in ``budget_gb``: a summary and the full JSON."""
     try:
         budget = float(budget_gb)
@@ -104,6 +105,8 @@ def estimate(source: str, shipped: str, hub_id: str, upload, budget_gb: float,
         raise gr.Error(f"Unknown source {source!r}.")
     if embed not in ("auto", "0", "4"):
         raise gr.Error(f"Unknown embeddings setting {embed!r}.")
+    if tower not in TOWER_TYPES:
+        raise gr.Error(f"Unknown vision tower type {tower!r}; known: {', '.join(TOWER_TYPES)}.")
     try:
         layout, name = _layout(source, shipped, hub_id, upload)
     except gr.Error:
@@ -111,7 +114,8 @@ def estimate(source: str, shipped: str, hub_id: str, upload, budget_gb: float,
     except (ModelLoadError, ValueError) as err:
         raise gr.Error(str(err)) from None
     result = what_fits(layout, int(budget * GB), parse_spec(high_choice), parse_spec(low_choice),
-                       None if embed == "auto" else int(embed), model=name)
+                       None if embed == "auto" else int(embed), model=name,
+                       tower=tower_spec(tower))
     json.dumps(result, allow_nan=False)  # what the JSON card can show, checked here
     return _markdown(result), result
 
@@ -133,8 +137,9 @@ def build_whatfits_panel() -> None:
         low = ui.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
         high = ui.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
         embed = ui.Dropdown(EMBED_CHOICES, value="auto", label="Embeddings and lm_head")
+        tower = ui.Dropdown(TOWER_CHOICES, value="F16", label="Vision tower and projector")
     go = gr.Button("What fits?", variant="primary")
     summary = gr.Markdown()
     details = gr.JSON(label="Details")
-    go.click(estimate, [source, shipped, hub_id, upload, budget, low, high, embed],
+    go.click(estimate, [source, shipped, hub_id, upload, budget, low, high, embed, tower],
              [summary, details], api_name="what_fits", **WHAT_FITS)

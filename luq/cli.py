@@ -21,6 +21,7 @@ from luq.quant.spec import QuantSpec
 from luq.select import ORDERS
 from luq.tasks.registry import task_names
 from luq.tasks.task import HARNESSES
+from luq.tower import TOWER_TYPES
 
 
 def _add_spec_args(p: argparse.ArgumentParser, prefix: str, default: QuantSpec,
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "64), as llama.cpp deployments do; 0 keeps them in fp16. Default: "
                         f"fp16, or {AUTO_EMBED_BITS} bits when a --budget-mb cannot be met "
                         "otherwise")
+    p.add_argument("--tower", default="F16", choices=TOWER_TYPES,
+                   help="the vision tower's and projector's llama.cpp type (default F16)")
     p.set_defaults(func=commands.cmd_memory)
 
     p = sub.add_parser("profile", help="per-layer activation entropy, image vs text tokens")

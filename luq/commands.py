@@ -98,6 +98,7 @@ def cmd_memory(args: argparse.Namespace) -> dict:
     from luq.estimate import embed_parts, what_fits
     from luq.memory import plan_memory
     from luq.plan import BitPlan
+    from luq.tower import tower_parts, tower_spec
 
     layout = _layout(args.model)
     if args.budget_mb is not None:
@@ -107,13 +108,15 @@ def cmd_memory(args: argparse.Namespace) -> dict:
 
             scores = EntropyProfile.from_dict(json.loads(open(args.profile).read())).values()
         result = what_fits(layout, int(args.budget_mb * 1e6), spec(args), spec(args, "low"),
-                           args.embed_bits, scores, model=args.model)
+                           args.embed_bits, scores, model=args.model,
+                           tower=tower_spec(args.tower))
         if not result["fits"]:
             raise ValueError(f"{args.budget_mb} MB {result['note']}")
         return result
     plan = BitPlan.load(args.plan) if args.plan else BitPlan.uniform(layout.block_names,
                                                                       spec(args))
-    report = plan_memory(layout, plan, embed_parts(args.embed_bits)).to_dict()
+    parts = {**(embed_parts(args.embed_bits) or {}), **tower_parts(tower_spec(args.tower))}
+    report = plan_memory(layout, plan, parts).to_dict()
     return {"model": args.model, "plan": plan.order, "layers": len(layout.blocks), **report}
 
 

@@ -106,7 +106,8 @@ class GGUFStore:
     def key(self, plan: BitPlan) -> str:
         """Identifies an export: the blocks' settings, the ultra-low type, the calibration."""
         layers = [[a.name, a.spec.label] for a in plan.layers]
-        text = json.dumps([layers, self.ultra_low, self.session.source.key])
+        text = json.dumps([layers, self.ultra_low, self.session.source.key,
+                           self.session.tower.label])
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     def _gate(self, key: str) -> threading.Lock:
@@ -134,13 +135,14 @@ class GGUFStore:
                                      imatrix=self._plan_imatrix(plan), ultra_low=self.ultra_low,
                                      keep_base=first, base=self._base,
                                      question=example_question(self.session.name),
+                                     mmproj_type=self.session.tower.type or None,
                                      progress=progress)
                 if first:  # keep the converter's output (and mmproj) for the next plans
                     self._base = self.root / "base" / result.base.name
                     self._base.parent.mkdir(parents=True, exist_ok=True)
                     shutil.move(result.base, self._base)
-                    if result.mmproj:
-                        shutil.copy(result.mmproj, self._base.parent / result.mmproj.name)
+                    for f16 in (self.root / key).glob("mmproj-*-f16.gguf"):  # the tower's base
+                        shutil.copy(f16, self._base.parent / f16.name)
                     self._base_notes = [n for n in result.notes if n.startswith("no mmproj")]
                     return dataclasses.replace(result, base=self._base)
                 return dataclasses.replace(result, notes=[*self._base_notes, *result.notes])

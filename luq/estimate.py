@@ -21,6 +21,7 @@ from luq.plan import BitPlan
 from luq.quant.registry import weight_nbytes
 from luq.quant.spec import FULL_PRECISION, QuantSpec
 from luq.select import budget_range, greedy_select, layer_order
+from luq.tower import tower_parts
 
 VISION_PARTS = ("vision", "projector")
 AUTO_EMBED_BITS = 4  # what embeddings and lm_head drop to when a budget needs it (Q4_K_M-like)
@@ -152,7 +153,8 @@ def paper_point(layout: ModelLayout, high_spec: QuantSpec, low_spec: QuantSpec,
 
 def what_fits(layout: ModelLayout, budget_bytes: int, high_spec: QuantSpec,
               low_spec: QuantSpec, embed_bits: int | None = None,
-              scores: Sequence[float] | None = None, model: str = "") -> dict:
+              scores: Sequence[float] | None = None, model: str = "",
+              tower: QuantSpec | None = None) -> dict:
     """Everything "what fits in N bytes, and at what cost?" needs, from a layout alone.
 
     The one answer of ``python -m luq memory --budget-mb`` and the app's What-fits tab.
@@ -166,6 +168,7 @@ def what_fits(layout: ModelLayout, budget_bytes: int, high_spec: QuantSpec,
         scores: per-block entropies from a profile; with them ``which_layers`` names the
             blocks LUQ sends ultra-low (lowest entropy first).
         model: recorded in the result.
+        tower: the vision tower's and projector's setting (``luq.tower``; fp16 when None).
 
     Returns:
         :func:`ultra_low_needed`'s dict plus ``model``, ``sizes`` (uniform fp16/8/4/3/2-bit
@@ -173,11 +176,12 @@ def what_fits(layout: ModelLayout, budget_bytes: int, high_spec: QuantSpec,
         (how they are stored, and why), ``which_layers`` and ``paper`` (the paper's
         measured point for this model, with our estimate of it, or None).
     """
-    parts = embed_parts(embed_bits)
+    towers = tower_parts(tower or FULL_PRECISION)
+    parts = {**(embed_parts(embed_bits) or {}), **towers}
     embeddings = f"{embed_bits}-bit RTN" if embed_bits else "fp16"
     out = ultra_low_needed(layout, budget_bytes, high_spec, low_spec, parts)
     if not out["fits"] and embed_bits is None:
-        parts = embed_parts(AUTO_EMBED_BITS)
+        parts = {**(embed_parts(AUTO_EMBED_BITS) or {}), **towers}
         out = ultra_low_needed(layout, budget_bytes, high_spec, low_spec, parts)
         embeddings = (f"{AUTO_EMBED_BITS}-bit RTN: the budget cannot be met with fp16 "
                       "embeddings and lm_head (pass --embed-bits 0 to keep them in fp16)")

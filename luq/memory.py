@@ -109,17 +109,20 @@ def model_layout(model: nn.Module, adapter: ArchAdapter | None = None) -> ModelL
         blocks.append(BlockLayout(name, tuple(linears), other))
     fp: dict[str, int] = {}
     matrices = []
+    linear = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
     for pname, p in model.named_parameters():  # tied weights are listed once
         category = adapter.category(pname)
         if category != "decoder":
             fp[category] = fp.get(category, 0) + p.numel()
-        if category in QUANTIZABLE_PARTS and p.dim() == 2:
+        if category in QUANTIZABLE_PARTS and p.dim() == 2 and (
+                category not in TOWER_PARTS or id(p) in linear):  # the tower's linears only
             matrices.append((category, tuple(p.shape)))
     return ModelLayout(adapter.model_type, tuple(blocks), tuple(sorted(fp.items())),
                        tuple(matrices))
 
 
-QUANTIZABLE_PARTS = ("embeddings", "lm_head")
+TOWER_PARTS = ("vision", "projector")  # an mmproj GGUF: its linear weights take a type
+QUANTIZABLE_PARTS = ("embeddings", "lm_head", *TOWER_PARTS)
 
 
 def plan_memory(layout: ModelLayout, plan: BitPlan,

@@ -31,6 +31,7 @@ from luq.resources import process_rss_bytes
 from luq.select import Selection, greedy_select, layer_order
 from luq.tasks.calibration import CalibrationSource, calibration_source
 from luq.tasks.evaluation import Evaluation, shapes_evaluation
+from luq.tower import TowerWeights, tower_parts
 
 T = TypeVar("T")
 STATS_SAMPLES = 64  # calibration prompts behind GPTQ / AWQ / BiLLM statistics, everywhere
@@ -59,6 +60,7 @@ class Session:
         self.source = source or calibration_source()
         self.store = self._new_store()
         self.lock: FairRLock = self.store.lock
+        self._tower = TowerWeights(loaded.model, loaded.adapter)
         self._accuracy: dict[tuple, float] = {}
         self._scores: dict[tuple, list[float]] = {}
         self._gates: dict[tuple, threading.Lock] = {}  # one score computation per key
@@ -109,6 +111,17 @@ class Session:
         with self.lock:
             self.evaluation = evaluation
 
+    @property
+    def tower(self) -> QuantSpec:
+        """The vision tower's and projector's setting (full precision unless set)."""
+        return self._tower.spec
+
+    def set_tower(self, spec: QuantSpec) -> None:
+        """Puts the vision tower and projector at ``spec`` (``luq.tower``): every run, accuracy
+        and memory figure from now on includes it."""
+        with self.lock:
+            self._tower.apply(spec)
+
     def set_source(self, source: CalibrationSource) -> None:
         """Calibrates on ``source`` from now on: statistics, variants built with them and
         scores are dropped (a new source means new statistics), the model is restored."""
@@ -126,7 +139,7 @@ class Session:
 
     def _key(self, plan: BitPlan | None) -> tuple:
         specs = tuple(a.spec for a in plan.layers) if plan is not None else ("full",)
-        return (self.evaluation.key, specs)
+        return (self.evaluation.key, self.tower.label, specs)
 
     def known_accuracy(self, plan: BitPlan | None) -> float | None:
         """The memoised accuracy of ``plan``, or None if it was never measured (no lock: a
@@ -198,7 +211,8 @@ class Session:
                         parts: dict | None = None) -> Selection:
         """Greedy LUQ selection under a memory budget (raises ValueError below the minimum)."""
         return greedy_select(self.layout, self.order(order, high, low, seed), high, low,
-                             budget_bytes, order_name=order, model=self.name, parts=parts)
+                             budget_bytes, order_name=order, model=self.name,
+                             parts=parts or tower_parts(self.tower))
 
     def plan_for_accuracy(self, min_accuracy: float, high: QuantSpec, low: QuantSpec,
                           order: str = "entropy", seed: int = 0,
@@ -209,7 +223,7 @@ class Session:
             raise ValueError(f"min_accuracy must lie in [0, 1], got {min_accuracy}")
         return greedy_select(self.layout, self.order(order, high, low, seed), high, low,
                              budget_bytes, evaluate=self.accuracy, min_accuracy=min_accuracy,
-                             order_name=order, model=self.name)
+                             order_name=order, model=self.name, parts=tower_parts(self.tower))
 
     def resident(self, plan: BitPlan | None) -> dict:
         """What the model really holds under ``plan``: ``resident_weight_bytes`` (the tensors of
@@ -221,7 +235,8 @@ class Session:
 
     def memory(self, plan: BitPlan | None) -> MemoryReport:
         """Accounted weight memory of ``plan`` (None: full precision)."""
-        return plan_memory(self.layout, plan or self.uniform(FULL_PRECISION))
+        return plan_memory(self.layout, plan or self.uniform(FULL_PRECISION),
+                           tower_parts(self.tower))
 
     def uniform(self, spec: QuantSpec) -> BitPlan:
         """Every block at ``spec``."""
@@ -256,7 +271,10 @@ class Session:
                 progress(min(done[0], total), total, f"{order}: {plan.count(low)} ultra-low")
             return value
 
-        return order_curve(self.layout, order, high, low, scores, accuracy)
+        tower = self.memory(None).total_bytes - plan_memory(  # the tower's bytes, any plan
+            self.layout, self.uniform(FULL_PRECISION)).total_bytes
+        return [{**p, "memory_bytes": p["memory_bytes"] + tower}
+                for p in order_curve(self.layout, order, high, low, scores, accuracy)]
 
     def point(self, plan: BitPlan | None, label: str, measure: bool = True) -> dict | None:
         """One plan as a curve point (``spec``, memory, average bits, accuracy)."""

@@ -21,6 +21,20 @@ def test_memory_tiny_model_json():
     assert out["total_bytes"] == out["decoder_bytes"] + out["full_precision_bytes"]
 
 
+def test_memory_of_llama_cpp_types_and_a_typed_tower():
+    args = ("memory", "--model", "llava-hf/llava-1.5-7b-hf", "--method", "ggml", "--type", "Q4_K")
+    out = json.loads(_run(*args).stdout)
+    # 4096- and 11008-wide rows: every decoder linear holds Q4_K, 144 bytes per 256 weights
+    assert out["avg_bits"] == 4.5 and out["decoder_bytes"] == 6_476_005_376 // 256 * 144
+    typed = json.loads(_run(*args, "--tower", "Q8_0").stdout)
+    assert typed["breakdown"]["vision"] < out["breakdown"]["vision"]
+    assert typed["decoder_bytes"] == out["decoder_bytes"]
+    r = _run("memory", "--model", "tiny-random-llava", "--type", "Q4_K")
+    assert r.returncode == 2 and "--type needs --method ggml" in r.stderr
+    r = _run("memory", "--model", "tiny-random-llava", "--method", "ggml")
+    assert r.returncode == 2 and "needs --type" in r.stderr
+
+
 def test_memory_bad_bits_is_a_clear_error():
     r = _run("memory", "--model", "tiny-random-llava", "--bits", "9")
     assert r.returncode == 2 and "supported" in r.stderr

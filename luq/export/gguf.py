@@ -11,6 +11,7 @@ becomes an ``mmproj`` GGUF where the converter supports it.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ from luq.export import rules
 from luq.export.readme import readme
 from luq.plan import BitPlan
 from luq.progress import Progress
+from luq.quant.ggml_types import stored_type
 from luq.quant.linear import QuantLinear
 
 # Where the converter takes the vision tower (--mmproj), by config.model_type; LLaVA's CLIP
@@ -184,6 +186,19 @@ def _save_folder(model: nn.Module, folder: Path, processor, tokenizer_dir) -> No
         (folder / "config.json").write_text(json.dumps(config, indent=2))
 
 
+_MMPROJ_LINEAR = re.compile(r"^(v\.blk\.\d+\.(attn_(q|k|v|out)|ffn_(up|down))|mm\.\d+)\.weight$")
+
+
+def _typed_mmproj(src: Path, dst: Path, qtype: str) -> Path:
+    """The F16 mmproj with its tower and projector linears at ``qtype`` (norms, embeddings,
+    the patch convolution and position table stay as they are)."""
+    def tensor_type(tensor: str, n_per_row: int) -> str | None:
+        return stored_type(qtype, n_per_row) if _MMPROJ_LINEAR.match(tensor) else None
+
+    ggml.requantize_gguf(src, dst, tensor_type, file_type="GUESSED")
+    return dst
+
+
 def _convert(model: nn.Module, out: Path, name: str, outtype: str, processor, tokenizer_dir,
              mmproj: bool, notes: list[str], progress: Progress | None) -> tuple[Path, Path | None]:
     """The converter's unquantized GGUF, and the mmproj GGUF where the tower is supported."""
@@ -211,7 +226,7 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
                 ultra_low: str | None = None, mmproj: bool = True, outtype: str = "f16",
                 keep_base: bool = False, base: str | Path | None = None,
                 tokenizer_dir: str | Path | None = None, name: str = "model",
-                question: str = "Describe the image.",
+                question: str = "Describe the image.", mmproj_type: str | None = None,
                 progress: Progress | None = None) -> GGUFExport:
     """Exports ``model`` as a GGUF whose decoder blocks take ``plan``'s types.
 
@@ -233,6 +248,9 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
         tokenizer_dir: a folder whose tokenizer files replace the processor's.
         name: file stem.
         question: the example question of the README's command lines.
+        mmproj_type: store the mmproj's tower and projector linear weights as this ggml type
+            (``Q8_0``, ``Q4_K``; rows its block does not divide take the fallback rule)
+            instead of F16; no importance matrix (as ``luq.tower`` quantizes them).
 
     Raises:
         GGUFExportError: a plan block is quantized in ``model`` already, or a type needs an
@@ -262,6 +280,9 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
     else:
         base, keep_base = Path(base), True
         mm_path = next(base.parent.glob("mmproj-*.gguf"), None) if mmproj else None
+    if mm_path is not None and mmproj_type not in (None, "F16"):
+        mm_path = _typed_mmproj(mm_path, out / f"mmproj-{name}-{mmproj_type.lower()}.gguf",
+                                mmproj_type)
     import gguf
 
     reader = gguf.GGUFReader(base)

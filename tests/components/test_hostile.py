@@ -97,9 +97,9 @@ def _one_bad(defaults: list, kinds: list):
         lambda i: kinds[i].map(lambda bad: [*defaults[:i], bad, *defaults[i + 1:]]))
 
 
-PLAN_DEFAULTS = [MID, *SETTINGS, False, "budget", 0.9, "shapes", "", 100, "official"]
+PLAN_DEFAULTS = [MID, *SETTINGS, False, "budget", 0.9, "shapes", "", 100, "official", "F16"]
 PLAN_KINDS = [numbers, strings, strings, strings, booleans, strings, numbers,
-              st.one_of(strings, st.just("mme")), strings, numbers, strings]
+              st.one_of(strings, st.just("mme")), strings, numbers, strings, strings]
 ANSWER_DEFAULTS = ["what color is the circle ?", MID, *SETTINGS, False]
 ANSWER_KINDS = [strings, numbers, strings, strings, strings, booleans]
 
@@ -154,10 +154,10 @@ def test_load_model(client, rss_before, name):
 
 @HOSTILE
 @given(args=_one_bad(["hub", "llava-hf/llava-1.5-7b-hf", "org/model", None, 3.5, "billm",
-                      "rtn4", "auto"],
+                      "rtn4", "auto", "F16"],
                      [st.one_of(st.sampled_from(["shipped", "hub", "upload"]), strings),
                       strings, st.one_of(hub_ids, strings), st.none(), numbers, strings,
-                      strings, strings]))
+                      strings, strings, strings]))
 def test_what_fits(client, rss_before, args):
     _check(lambda: client.predict(*args, api_name="/what_fits"))
 
@@ -215,7 +215,7 @@ def test_nan_and_infinity_sent_as_raw_json_are_clear_errors(app_url):
 
     for bad in ("NaN", "Infinity", "-Infinity", "1e999"):
         body = f'{{"data": [{bad}, "billm", "rtn4", "entropy", false, "budget", 0.9, ' \
-               '"shapes", "", 100, "official"]}'
+               '"shapes", "", 100, "official", "F16"]}'
         with httpx.Client(base_url=app_url, timeout=60) as http:
             event = http.post("gradio_api/call/plan", content=body,
                               headers={"content-type": "application/json"})

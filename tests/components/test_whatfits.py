@@ -14,9 +14,18 @@ LLAVA = ASSETS / "configs" / "llava-1.5-7b-hf.json"
 
 
 def _what_fits(client, source="shipped", shipped="llava-hf/llava-1.5-7b-hf", hub_id="",
-               upload=None, budget=3.5, embed="auto", low="billm"):
-    return client.predict(source, shipped, hub_id, upload, budget, low, "rtn4", embed,
+               upload=None, budget=3.5, embed="auto", low="billm", high="rtn4", tower="F16"):
+    return client.predict(source, shipped, hub_id, upload, budget, low, high, embed, tower,
                           api_name="/what_fits")
+
+
+def test_llama_cpp_types_and_a_quantized_tower_change_the_figures(client):
+    _, f16 = _what_fits(client, low="IQ1_M", high="Q4_K")
+    summary, q8 = _what_fits(client, low="IQ1_M", high="Q4_K", tower="Q8_0")
+    tower = sum(f16["fp16_parts"][k] for k in ("vision", "projector"))
+    assert "vision" not in q8["fp16_parts"]  # no longer 16-bit
+    assert q8["memory"]["breakdown"]["vision"] < f16["memory"]["breakdown"]["vision"] < tower + 1
+    assert q8["n_low"] <= f16["n_low"]  # the budget holds the smaller tower: fewer blocks low
 
 
 def test_an_uploaded_config_gives_the_same_answer_as_the_cli(client, tmp_path):
