@@ -1,0 +1,89 @@
+"""Measured damage of every block at every candidate setting, and the allocator's plans.
+
+The damage table is the sensitivity probe run once per candidate (each block alone at the
+candidate, every other block at the base setting; mean KL of next-token distributions from
+the full model, cached on disk like profiles), less the base plan's own KL, so a block at the
+base costs 0. Probe noise can make a value slightly negative; it is clamped at 0.
+:func:`allocate_selection` then asks :mod:`luq.allocate` for the least-damage plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from luq.allocate import block_costs, other_bytes, pareto_frontier, plan_at
+from luq.memory import plan_memory
+from luq.progress import Progress
+from luq.quant.ggml_types import TYPES
+from luq.quant.spec import QuantSpec
+from luq.select import Selection
+
+LADDER = ("IQ1_M", "Q2_K", "Q3_K", "Q4_K")  # llama.cpp types between an ultra-low and Q4_K
+
+
+def candidates(high: QuantSpec, low: QuantSpec,
+               types: Sequence[QuantSpec] | None = None) -> list[QuantSpec]:
+    """The settings a block may take: ``types`` when given (with ``high``, the base), else
+    for two llama.cpp settings every :data:`LADDER` type between them, else the two."""
+    if types:
+        return list(dict.fromkeys([*types, high]))
+    if high.method == low.method == "ggml":
+        lo, hi = TYPES[low.type].bits_per_weight, TYPES[high.type].bits_per_weight
+        between = [QuantSpec.ggml(t) for t in LADDER
+                   if lo < TYPES[t].bits_per_weight < hi]
+        return [low, *between, high]
+    return [low, high]
+
+
+def damage_table(session, specs: Sequence[QuantSpec], base: QuantSpec,
+                 progress: Progress | None = None) -> dict[str, list[float]]:
+    """Per candidate label, each block's damage at it with the others at ``base``."""
+    table = {}
+    for spec in specs:
+        if spec == base:
+            table[spec.label] = [0.0] * len(session.block_names)
+            continue
+        data = session.sensitivity(spec, base, progress=progress)
+        base_kl = data["sensitivity"]["base_kl"]
+        table[spec.label] = [max(0.0, x["sensitivity_kl"] - base_kl) for x in data["layers"]]
+    return table
+
+
+def allocate_selection(session, high: QuantSpec, low: QuantSpec,
+                       budget_bytes: int | None = None, min_accuracy: float | None = None,
+                       types: Sequence[QuantSpec] | None = None, parts: dict | None = None,
+                       progress: Progress | None = None) -> Selection:
+    """The allocator's plan under a memory budget, an accuracy floor (the frontier walked from
+    the largest plan down, stopping before accuracy falls below the floor), or both.
+
+    Raises:
+        ValueError: the budget is below the smallest plan, or no rule was given.
+    """
+    if budget_bytes is None and min_accuracy is None:
+        raise ValueError("allocate needs a budget or an accuracy floor")
+    specs = candidates(high, low, types)
+    session.prepare(specs, progress)
+    table = damage_table(session, specs, high, progress)
+    layout = session.layout
+    frontier = pareto_frontier(block_costs(layout, specs, table), specs)
+    rest = other_bytes(layout, frontier, parts)
+    start = len(frontier.bytes) - 1 if budget_bytes is None else frontier.best(budget_bytes - rest)
+    if start is None:
+        raise ValueError(f"budget {budget_bytes / 1e6:.3f} MB is below the smallest plan "
+                         f"({(frontier.bytes[0] + rest) / 1e6:.3f} MB)")
+    plan, trace = plan_at(layout, frontier, start, parts, session.name), []
+    if min_accuracy is not None:  # the largest plans first, down to the floor
+        chosen = None
+        for i in range(start, -1, -1):
+            candidate = plan_at(layout, frontier, i, parts, session.name)
+            accuracy = session.accuracy(candidate)
+            trace.append({"memory_bytes": candidate.memory_bytes, "accuracy": accuracy})
+            if accuracy < min_accuracy:
+                break
+            chosen = candidate
+        if chosen is None:
+            raise ValueError(f"no allocated plan within the budget reaches {min_accuracy}")
+        plan = chosen
+    report = plan_memory(layout, plan, parts)
+    n_low = sum(a.spec != high for a in plan.layers)
+    return Selection(plan, report, n_low, plan.note, tuple(trace))

@@ -1,0 +1,71 @@
+"""The allocator against brute force: it finds the least-damage assignment in every budget."""
+
+import itertools
+import random
+
+import pytest
+
+from luq.allocate import allocate, block_costs, pareto_frontier
+from luq.memory import BlockLayout, ModelLayout, plan_memory
+from luq.quant.spec import QuantSpec
+
+
+def brute(costs, budget):
+    best = None
+    for choice in itertools.product(*(range(len(b)) for b in costs)):
+        nbytes = sum(costs[i][k][0] for i, k in enumerate(choice))
+        damage = sum(costs[i][k][1] for i, k in enumerate(choice))
+        if nbytes <= budget and (best is None or damage < best[1] - 1e-12):
+            best = (nbytes, damage)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_frontier_is_the_optimum_of_every_budget(seed):
+    rng = random.Random(seed)
+    blocks, k = rng.randint(1, 6), rng.randint(1, 4)
+    costs = [[(rng.randint(1, 30), rng.choice([0.0, rng.random() * 10])) for _ in range(k)]
+             for _ in range(blocks)]
+    frontier = pareto_frontier(costs)
+    assert list(frontier.bytes) == sorted(frontier.bytes)
+    assert all(a > b for a, b in zip(frontier.damage, frontier.damage[1:]))  # strictly better
+    for budget in range(0, 30 * blocks + 2):
+        expected = brute(costs, budget)
+        index = frontier.best(budget)
+        if expected is None:
+            assert index is None
+            continue
+        assert frontier.damage[index] == pytest.approx(expected[1])
+        choice = frontier.choices[index]
+        assert sum(costs[i][c][0] for i, c in enumerate(choice)) == frontier.bytes[index]
+        assert frontier.bytes[index] <= budget
+
+
+def test_the_docstring_example():
+    f = pareto_frontier([[(1, 5.0), (2, 0.0)], [(1, 5.0), (2, 0.0)]])
+    assert (f.bytes, f.damage) == ((2, 3, 4), (10.0, 5.0, 0.0))
+
+
+def layout(n: int = 4) -> ModelLayout:
+    linears = (("q", (256, 256)), ("up", (512, 256)), ("down", (256, 512)))
+    blocks = tuple(BlockLayout(f"m.layers.{i}", tuple((f"m.layers.{i}.{s}", shape)
+                                                      for s, shape in linears), 512)
+                   for i in range(n))
+    return ModelLayout("llava", blocks, (("embeddings", 1000),))
+
+
+def test_allocate_spends_the_budget_where_damage_is():
+    specs = [QuantSpec.ggml(t) for t in ("IQ1_M", "Q2_K", "Q4_K")]
+    damage = {"IQ1_M": [5.0, 0.1, 0.2, 9.0], "Q2_K": [1.0, 0.05, 0.1, 2.0],
+              "Q4_K": [0.0, 0.0, 0.0, 0.0]}
+    lay = layout()
+    full = plan_memory(lay, allocate(lay, specs, damage, 10**9)).total_bytes
+    assert all(a.spec.type == "Q4_K" for a in allocate(lay, specs, damage, full).layers)
+    cheap = allocate(lay, specs, damage, full - 1)  # one block must give
+    assert [a.spec.type for a in cheap.layers] == ["Q4_K", "Q2_K", "Q4_K", "Q4_K"]
+    assert cheap.order == "allocate" and cheap.memory_bytes <= full - 1
+    costs = block_costs(lay, specs, damage)
+    smallest = sum(c[0][0] for c in costs) + 1000 * 2 + 4 * 512 * 2
+    assert [a.spec.type for a in allocate(lay, specs, damage, smallest).layers] == ["IQ1_M"] * 4
+    with pytest.raises(ValueError, match="below the smallest plan"):
+        allocate(lay, specs, damage, smallest - 1)
