@@ -24,20 +24,21 @@ from components.settings import (
     parse_spec,
 )
 from components.workbench import gguf_store, session_or_error
+from luq.damage import allocate_curve
 from luq.defaults import uniform_baselines
 from luq.engines.convert import ConversionError
 from luq.engines.llamacpp import LlamaCppError
 from luq.export.gguf import GGUFExportError
 from luq.plan import BitPlan
 from luq.quant.spec import QuantSpec
-from luq.select import ORDER_LABELS, ORDERS
+from luq.select import ORDER_LABELS, ORDERS, PLAN_ORDERS
 from luq.session import Session
 from luq.tasks import DataUnavailable, calibration_source, task_names
 from luq.tasks.evaluation import evaluation_for, evaluation_key
 from luq.tasks.task import HARNESSES
 from luq.tower import TOWER_TYPES, tower_spec
 
-ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in ORDERS]
+ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in PLAN_ORDERS]
 MAX_DOCUMENTS = 1000  # documents per evaluation the app runs for one request
 RULES = [("Memory budget: stop once the plan fits", "budget"),
          ("Accuracy floor: stop before accuracy falls below it (the paper's Figure 3)",
@@ -53,8 +54,8 @@ HELP = (
 
 
 def parse_order(order: str) -> str:
-    if order not in ORDERS:
-        raise gr.Error(f"Unknown order {order!r}; known: {', '.join(ORDERS)}.")
+    if order not in PLAN_ORDERS:
+        raise gr.Error(f"Unknown order {order!r}; known: {', '.join(PLAN_ORDERS)}.")
     return order
 
 
@@ -116,6 +117,9 @@ def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compa
         if other == order or compare:
             pts = session.curve(other, high, low, measure=compare, progress=report)
             curves[other] = [(p["memory_bytes"] / 1e6, p["accuracy"]) for p in pts]
+    if order == "allocate" or compare:
+        pts = allocate_curve(session, high, low, measure=compare, progress=report)
+        curves["allocate"] = [(p["memory_bytes"] / 1e6, p["accuracy"]) for p in pts]
     uniform = [session.point(session.uniform(s), s.label, measure=compare)
                for s in [*uniform_baselines(high), low]]
     return curves, [u for u in uniform if u], session.point(None, "fp16", measure=compare)
@@ -144,8 +148,8 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
     tower_mb = sum(mem.breakdown.get(k, 0) for k in ("vision", "projector")) / 1e6
     limit = (f"budget {float(budget_mb):.3f} MB" if rule == "budget"
              else f"accuracy floor {float(min_accuracy):.1%}")
-    summary = (f"**{sel.n_low} of {len(session.block_names)}** decoder layers ultra-low "
-               f"({low.label}), the rest {high.label}. **Memory {mem.total_bytes / 1e6:.3f} MB** "
+    summary = (_composition(sel, low, high, len(session.block_names))
+               + f". **Memory {mem.total_bytes / 1e6:.3f} MB** "
                f"({limit}), **{mem.avg_bits:.2f} average bits** per decoder weight; vision "
                f"tower and projector {session.tower.label} ({tower_mb:.3f} MB). "
                f"**{session.evaluation.metric.capitalize()} {accuracy:.1%}** "
@@ -164,6 +168,18 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
     return (figures.bit_bars(plan_dict), figures.memory_breakdown(mem.breakdown), summary,
             figure, plan_downloads(sel.plan),
             {**plan_dict, "accuracy": accuracy, "n_low": sel.n_low})
+
+
+def _composition(sel, low: QuantSpec, high: QuantSpec, n: int) -> str:
+    """What the plan puts where: two settings, or the allocator's count per type."""
+    if sel.plan.order != "allocate":
+        return f"**{sel.n_low} of {n}** decoder layers ultra-low ({low.label}), the rest " \
+            f"{high.label}"
+    counts = {}
+    for a in sel.plan.layers:
+        counts[a.spec.label] = counts.get(a.spec.label, 0) + 1
+    return "Allocated by measured damage: " + ", ".join(
+        f"**{k}** x{v}" for k, v in counts.items())
 
 
 def _gguf_line(session: Session, plan: BitPlan, accounted: int) -> str:

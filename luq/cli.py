@@ -125,8 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=64, help="calibration prompts (default 64)")
     _add_spec_args(p, "low", LOW, "ultra-low")
     _add_spec_args(p, "high", HIGH, "high")
-    p.add_argument("--order", default="entropy",
-                   choices=ORDERS)
+    p.add_argument("--order", default="entropy", choices=[*ORDERS, "allocate"],
+                   help="allocate: one type per block among --types (default: the llama.cpp "
+                        "types between --low-type and --high-type), least summed measured "
+                        "damage in the budget (exact; loads the model and probes each type)")
+    p.add_argument("--types", nargs="+", choices=ggml_types.OFFERED,
+                   help="with --order allocate: the candidate llama.cpp types")
     p.add_argument("--modality", default="all", choices=["all", "image", "text"],
                    help="which entropy orders the layers (default: all tokens)")
     p.add_argument("--seed", type=int, default=0, help="for --order random")

@@ -152,14 +152,22 @@ def cmd_plan(args: argparse.Namespace) -> dict:
     budget = int(args.budget_mb * 1e6) if args.budget_mb is not None else None
     if args.min_accuracy is None and budget is None:
         raise ValueError("give --budget-mb, --min-accuracy, or both")
-    if args.min_accuracy is not None:
+    if args.order == "allocate":  # measured damage at every candidate: loads the model
+        from luq.damage import allocate_selection
+
+        types = [QuantSpec.ggml(t) for t in args.types] if args.types else None
+        sel = allocate_selection(_session(model, args, evaluate=args.min_accuracy is not None),
+                                 high, low, budget, args.min_accuracy, types,
+                                 progress=progress)
+    elif args.min_accuracy is not None:
         session = _session(model, args, evaluate=True)
         layout, evaluate = session.layout, session.accuracy
     else:
         layout, evaluate = _layout(model), None
-    ordered = layer_order(layout.block_names, args.order, scores, args.seed)
-    sel = greedy_select(layout, ordered, high, low, budget, evaluate=evaluate,
-                        min_accuracy=args.min_accuracy, order_name=args.order, model=model)
+    if args.order != "allocate":
+        ordered = layer_order(layout.block_names, args.order, scores, args.seed)
+        sel = greedy_select(layout, ordered, high, low, budget, evaluate=evaluate,
+                            min_accuracy=args.min_accuracy, order_name=args.order, model=model)
     out = sel.plan.to_dict()
     out.update(n_low=sel.n_low, memory=sel.memory.to_dict(), trace=list(sel.trace))
     write(args.out, out)

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from luq.allocate import block_costs, other_bytes, pareto_frontier, plan_at
+from luq.allocate import (
+    Frontier,
+    block_costs,
+    frontier_plan,
+    other_bytes,
+    pareto_frontier,
+    plan_at,
+)
 from luq.memory import plan_memory
 from luq.progress import Progress
-from luq.quant.ggml_types import TYPES
+from luq.quant.ggml_types import TYPES, stored_type
 from luq.quant.spec import QuantSpec
-from luq.select import Selection
+from luq.select import Selection, mixed_plan
+from luq.tower import tower_parts
 
 LADDER = ("IQ1_M", "Q2_K", "Q3_K", "Q4_K")  # llama.cpp types between an ultra-low and Q4_K
 
@@ -49,6 +57,49 @@ def damage_table(session, specs: Sequence[QuantSpec], base: QuantSpec,
     return table
 
 
+def allocator_frontier(session, high: QuantSpec, low: QuantSpec,
+                       types: Sequence[QuantSpec] | None = None,
+                       progress: Progress | None = None) -> Frontier:
+    """The exact (bytes, damage) frontier of the session's blocks over the candidates.
+
+    Candidates that store exactly alike on this model (a type falling back to another's
+    type on every row) are counted once, the one nearer the base kept.
+    """
+    widths = {i for b in session.layout.blocks for _, (_, i) in b.linears}
+    specs, seen = [], set()
+    for spec in reversed(candidates(high, low, types)):
+        stored = tuple(stored_type(spec.type, w) if spec.method == "ggml" else spec.label
+                       for w in sorted(widths))
+        if stored not in seen:
+            seen.add(stored)
+            specs.insert(0, spec)
+    session.prepare(specs, progress)
+    table = damage_table(session, specs, high, progress)
+    return pareto_frontier(block_costs(session.layout, specs, table), specs)
+
+
+def allocate_curve(session, high: QuantSpec, low: QuantSpec,
+                   types: Sequence[QuantSpec] | None = None, measure: bool = True,
+                   progress: Progress | None = None) -> list[dict]:
+    """The allocator's memory-accuracy curve over the two-level orders' memory range: its plan
+    at the memory of every ``n`` of ``low`` blocks, measured (memoised) or, without
+    ``measure``, only the points already known."""
+    layout, parts = session.layout, tower_parts(session.tower)
+    frontier = allocator_frontier(session, high, low, types, progress)
+    points = {}
+    for n in range(len(layout.blocks) + 1):
+        budget = mixed_plan(layout, high, low, layout.block_names[:n], "allocate", "",
+                            parts)[1].total_bytes
+        plan = frontier_plan(layout, frontier, budget, parts, session.name)
+        accuracy = session.accuracy(plan, background=True) if measure else \
+            session.known_accuracy(plan)
+        if accuracy is not None:
+            points[plan.memory_bytes] = {"n_low": sum(a.spec != high for a in plan.layers),
+                                         "memory_bytes": plan.memory_bytes,
+                                         "avg_bits": plan.avg_bits, "accuracy": accuracy}
+    return [points[k] for k in sorted(points)]
+
+
 def allocate_selection(session, high: QuantSpec, low: QuantSpec,
                        budget_bytes: int | None = None, min_accuracy: float | None = None,
                        types: Sequence[QuantSpec] | None = None, parts: dict | None = None,
@@ -61,11 +112,7 @@ def allocate_selection(session, high: QuantSpec, low: QuantSpec,
     """
     if budget_bytes is None and min_accuracy is None:
         raise ValueError("allocate needs a budget or an accuracy floor")
-    specs = candidates(high, low, types)
-    session.prepare(specs, progress)
-    table = damage_table(session, specs, high, progress)
-    layout = session.layout
-    frontier = pareto_frontier(block_costs(layout, specs, table), specs)
+    layout, frontier = session.layout, allocator_frontier(session, high, low, types, progress)
     rest = other_bytes(layout, frontier, parts)
     start = len(frontier.bytes) - 1 if budget_bytes is None else frontier.best(budget_bytes - rest)
     if start is None:

@@ -29,7 +29,9 @@ ORDER_LABELS = {  # one name per order for every front end
     "random": "random (mean of seeds)",
     "depth": "by depth",
     "sensitivity": "measured sensitivity (least damage first)",
+    "allocate": "allocate: a type per block, least measured damage (exact)",
 }
+PLAN_ORDERS = (*ORDERS, "allocate")  # what a plan can be made by (luq.damage allocates)
 RANDOM_SEEDS = 5  # a random order's curve is the mean over this many seeds, everywhere
 
 

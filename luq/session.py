@@ -19,6 +19,7 @@ from typing import TypeVar
 from luq.apply import VariantStore
 from luq.calibration import CalibrationConfig, calibration_batches
 from luq.curve import order_curve
+from luq.damage import allocate_selection
 from luq.locks import FairRLock
 from luq.memory import MemoryReport, model_layout, plan_memory
 from luq.models.loading import LoadedModel
@@ -111,10 +112,7 @@ class Session:
         with self.lock:
             self.evaluation = evaluation
 
-    @property
-    def tower(self) -> QuantSpec:
-        """The vision tower's and projector's setting (full precision unless set)."""
-        return self._tower.spec
+    tower = property(lambda self: self._tower.spec, doc="The vision tower's setting.")
 
     def set_tower(self, spec: QuantSpec) -> None:
         """Puts the vision tower and projector at ``spec`` (``luq.tower``): every run, accuracy
@@ -134,8 +132,6 @@ class Session:
             self.store.lock = self.lock  # one lock per session, whatever store it holds
             self._scores.clear()
             self._accuracy.clear()
-
-    # -- accuracy ----------------------------------------------------------------------------
 
     def _key(self, plan: BitPlan | None) -> tuple:
         specs = tuple(a.spec for a in plan.layers) if plan is not None else ("full",)
@@ -207,20 +203,28 @@ class Session:
         return layer_order(self.block_names, order, self.scores(order, high, low), seed)
 
     def plan_for_budget(self, budget_bytes: int, high: QuantSpec, low: QuantSpec,
-                        order: str = "entropy", seed: int = 0,
-                        parts: dict | None = None) -> Selection:
-        """Greedy LUQ selection under a memory budget (raises ValueError below the minimum)."""
+                        order: str = "entropy", seed: int = 0, parts: dict | None = None,
+                        types: Sequence[QuantSpec] | None = None) -> Selection:
+        """Greedy LUQ selection under a memory budget, or with ``order="allocate"`` the
+        allocator's plan among ``types`` (:mod:`luq.damage`); ValueError below the minimum."""
+        if order == "allocate":
+            return allocate_selection(self, high, low, budget_bytes, None, types,
+                                      parts or tower_parts(self.tower))
         return greedy_select(self.layout, self.order(order, high, low, seed), high, low,
                              budget_bytes, order_name=order, model=self.name,
                              parts=parts or tower_parts(self.tower))
 
     def plan_for_accuracy(self, min_accuracy: float, high: QuantSpec, low: QuantSpec,
                           order: str = "entropy", seed: int = 0,
-                          budget_bytes: int | None = None) -> Selection:
+                          budget_bytes: int | None = None,
+                          types: Sequence[QuantSpec] | None = None) -> Selection:
         """The paper's second stopping rule: keep sending blocks ultra-low while the
         evaluation stays at or above ``min_accuracy`` (and, if given, until the budget fits)."""
         if not 0.0 <= min_accuracy <= 1.0 and self.evaluation.metric == "accuracy":
             raise ValueError(f"min_accuracy must lie in [0, 1], got {min_accuracy}")
+        if order == "allocate":
+            return allocate_selection(self, high, low, budget_bytes, min_accuracy, types,
+                                      tower_parts(self.tower))
         return greedy_select(self.layout, self.order(order, high, low, seed), high, low,
                              budget_bytes, evaluate=self.accuracy, min_accuracy=min_accuracy,
                              order_name=order, model=self.name, parts=tower_parts(self.tower))
@@ -238,8 +242,7 @@ class Session:
         return plan_memory(self.layout, plan or self.uniform(FULL_PRECISION),
                            tower_parts(self.tower))
 
-    def uniform(self, spec: QuantSpec) -> BitPlan:
-        """Every block at ``spec``."""
+    def uniform(self, spec: QuantSpec) -> BitPlan:  # every block at ``spec``
         return BitPlan.uniform(self.block_names, spec)
 
     def budget_range(self, high: QuantSpec, low: QuantSpec) -> tuple[int, int, int]:
@@ -248,8 +251,6 @@ class Session:
         lo = self.memory(self.uniform(low)).total_bytes
         return lo, (lo + self.memory(self.uniform(high)).total_bytes) // 2, \
             self.memory(None).total_bytes
-
-    # -- curves ------------------------------------------------------------------------------
 
     def curve(self, order: str, high: QuantSpec, low: QuantSpec, measure: bool = True,
               progress: Progress | None = None) -> list[dict]:

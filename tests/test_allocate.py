@@ -69,3 +69,29 @@ def test_allocate_spends_the_budget_where_damage_is():
     assert [a.spec.type for a in allocate(lay, specs, damage, smallest).layers] == ["IQ1_M"] * 4
     with pytest.raises(ValueError, match="below the smallest plan"):
         allocate(lay, specs, damage, smallest - 1)
+
+
+@pytest.fixture(scope="module")
+def session():
+    from luq.models.loading import load_model
+    from luq.session import Session
+
+    return Session(load_model("embedded"))
+
+
+HIGH, LOW = QuantSpec.ggml("Q4_K"), QuantSpec.ggml("IQ1_M")
+
+
+def test_allocated_plan_fits_and_beats_entropy_order_on_the_embedded_model(session):
+    from luq.damage import allocate_curve, candidates
+
+    _, budget, _ = session.budget_range(HIGH, LOW)
+    sel = session.plan_for_budget(budget, HIGH, LOW, order="allocate")
+    assert sel.plan.order == "allocate" and sel.memory.total_bytes <= budget
+    assert {a.spec for a in sel.plan.layers} <= set(candidates(HIGH, LOW))
+    entropy = session.plan_for_budget(budget, HIGH, LOW, order="entropy")
+    assert session.accuracy(sel.plan) >= session.accuracy(entropy.plan)
+    floor = session.plan_for_accuracy(0.9, HIGH, LOW, order="allocate")
+    assert session.accuracy(floor.plan) >= 0.9 and floor.trace
+    curve = allocate_curve(session, HIGH, LOW, measure=False)  # only what is known
+    assert all(p["accuracy"] is not None for p in curve)
