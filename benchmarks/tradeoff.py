@@ -16,6 +16,7 @@ import time
 
 from benchmarks.common import print_table, write_result
 from luq.curve import MAX_RELATIVE_LOSS, area, savings
+from luq.damage import allocate_curve, candidates
 from luq.defaults import HIGH, LOW
 from luq.models.loading import load_model
 from luq.quant.spec import QuantSpec
@@ -34,6 +35,7 @@ def main() -> None:
     uniform = [QuantSpec(m, b, 64) for m in ("rtn", "gptq") for b in (4, 3, 2)]
     result = session.sweep(HIGH, LOW, ORDERS, uniform)
     by_order = result["curves"]
+    by_order["allocate"] = allocate_curve(session, HIGH, LOW)  # 1-4 bits per block
     reference = next(u for u in result["uniform"] if u["spec"] == HIGH.label)
     full = result["full"]["accuracy"]
     summary = []
@@ -52,6 +54,7 @@ def main() -> None:
     print_table(summary)
     path = write_result("tradeoff", {
         "model": args.model, "high": HIGH.label, "low": LOW.label, "n": args.n,
+        "allocate_candidates": [s.label for s in candidates(HIGH, LOW)],
         "random_seeds": RANDOM_SEEDS, "max_relative_loss": MAX_RELATIVE_LOSS,
         "full": result["full"], "uniform": result["uniform"], "curves": by_order,
         "summary": summary, "seconds": round(time.perf_counter() - start, 1)})

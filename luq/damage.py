@@ -32,13 +32,18 @@ LADDER = ("IQ1_M", "Q2_K", "Q3_K", "Q4_K")  # llama.cpp types between an ultra-l
 def candidates(high: QuantSpec, low: QuantSpec,
                types: Sequence[QuantSpec] | None = None) -> list[QuantSpec]:
     """The settings a block may take: ``types`` when given (with ``high``, the base), else
-    for two llama.cpp settings every :data:`LADDER` type between them, else the two."""
+    for two llama.cpp settings every :data:`LADDER` type between them, for a group-wise
+    research ``high`` (RTN, GPTQ, AWQ) its own method at every width between, else the two."""
     if types:
         return list(dict.fromkeys([*types, high]))
     if high.method == low.method == "ggml":
         lo, hi = TYPES[low.type].bits_per_weight, TYPES[high.type].bits_per_weight
         between = [QuantSpec.ggml(t) for t in LADDER
                    if lo < TYPES[t].bits_per_weight < hi]
+        return [low, *between, high]
+    if high.method in ("rtn", "gptq", "awq") and high.group_size:
+        between = [QuantSpec(high.method, b, high.group_size) for b in range(2, high.bits)
+                   if low.bits < b]
         return [low, *between, high]
     return [low, high]
 
@@ -96,6 +101,7 @@ def allocate_curve(session, high: QuantSpec, low: QuantSpec,
         if accuracy is not None:
             points[plan.memory_bytes] = {"n_low": sum(a.spec != high for a in plan.layers),
                                          "memory_bytes": plan.memory_bytes,
+                                         "decoder_bytes": plan_memory(layout, plan).decoder_bytes,
                                          "avg_bits": plan.avg_bits, "accuracy": accuracy}
     return [points[k] for k in sorted(points)]
 
