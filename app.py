@@ -33,7 +33,8 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Entropy"):
             entropy_inputs, entropy_outputs = build_entropy_panel(model)
         with gr.Tab("Budget"):
-            budget, low, high, order, plan_inputs, plan_outputs = build_budget_panel(model)
+            budget, low, high, order, tower, plan_inputs, plan_outputs = \
+                build_budget_panel(model)
         with gr.Tab("VQA arena"):
             build_arena_panel(model, budget, low, high, order)
         with gr.Tab("What fits"):
@@ -43,7 +44,7 @@ def build_demo() -> gr.Blocks:
         # on load and after a model switch: the slider range, the plan and the profile
         private = {"api_visibility": "private"}
         for start in (demo.load, switched.success):
-            limits = start(budget_limits, [model, low, high], budget, **private)
+            limits = start(budget_limits, [model, low, high, tower], budget, **private)
             limits.success(make_plan, plan_inputs, plan_outputs, **INTERACTIVE, **private)
             start(profile_model, entropy_inputs, entropy_outputs, **PROFILE, **private)
     return demo

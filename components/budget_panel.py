@@ -59,11 +59,19 @@ def parse_order(order: str) -> str:
     return order
 
 
+def use_tower(session: Session, tower: str) -> None:
+    """Puts the model's vision tower at the chosen type (a setting of the loaded model)."""
+    if tower not in TOWER_TYPES:
+        raise gr.Error(f"Unknown vision tower type {tower!r}; known: {', '.join(TOWER_TYPES)}.")
+    session.set_tower(tower_spec(tower))
+
+
 @public("Setting the budget range")
-def budget_limits(model: str, low_choice: str, high_choice: str):
+def budget_limits(model: str, low_choice: str, high_choice: str, tower: str = "F16"):
     """Slider range: from every block ultra-low to the full-precision model (MB)."""
     session = session_or_error(model)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
+    use_tower(session, tower)
     lo, default, fp = session.budget_range(high, low)
     return gr.update(minimum=round(lo / 1e6, 4), maximum=round(fp / 1e6, 4),
                      value=round(default / 1e6, 4), step=0.001)
@@ -133,9 +141,7 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
     """Greedy plan under the stopping rule, applied by swapping; figures, summary, files."""
     session = session_or_error(model)
     use_task(session, task, data, limit, harness)
-    if tower not in TOWER_TYPES:
-        raise gr.Error(f"Unknown vision tower type {tower!r}; known: {', '.join(TOWER_TYPES)}.")
-    session.set_tower(tower_spec(tower))
+    use_tower(session, tower)
     low, high = parse_spec(low_choice), parse_spec(high_choice)
     order = parse_order(order)
     if rule not in dict((v, k) for k, v in RULES):
@@ -240,7 +246,8 @@ def build_budget_panel(model: gr.State):
     with gr.Row():
         low = ui.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
         high = ui.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
-        tower = ui.Dropdown(TOWER_CHOICES, value="F16", label="Vision tower and projector")
+        tower = ui.Dropdown(TOWER_CHOICES, value="F16", label="Vision tower and projector",
+                            info="a setting of the loaded model, shared by its users here")
         order = ui.Dropdown(ORDER_CHOICES, value="entropy", label="Order")
         compare = ui.Checkbox(False, label="Measure the whole curve: every order and the "
                               "uniform baselines (about a minute, once)")
@@ -286,6 +293,7 @@ def build_budget_panel(model: gr.State):
     # measuring every curve takes a minute once: its own queue, never ahead of slider moves
     compare.input(make_plan, inputs, outputs, api_visibility="private", **PROBE)
     gguf_button.click(make_gguf, [model, plan_json], gguf_file, api_name="gguf", **EXPORT)
-    for control in (low, high):
-        control.input(budget_limits, [model, low, high], budget, api_visibility="private")
-    return budget, low, high, order, inputs, outputs
+    for control in (low, high, tower):
+        control.input(budget_limits, [model, low, high, tower], budget,
+                      api_visibility="private")
+    return budget, low, high, order, tower, inputs, outputs

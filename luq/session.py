@@ -148,9 +148,9 @@ class Session:
         key = self._key(plan)
         if key in self._accuracy:  # a memo hit needs no lock (a slider move never waits)
             return self._accuracy[key]
-        # check and fill the memo under the lock: one measurement per plan
+        # check and fill the memo under the lock: one measurement per plan (and tower)
         with self.lock.background() if background else self.lock:
-            if key not in self._accuracy:
+            if (key := self._key(plan)) not in self._accuracy:
                 self._accuracy[key] = self.run(plan, self.evaluation.score)
             return self._accuracy[key]
 
