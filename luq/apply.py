@@ -144,7 +144,7 @@ class VariantStore:
         start = time.perf_counter()
         if spec.method == "ggml" and stats:  # kept (in floats per column) for the GGUF export
             self.imatrix.update({k: s.sq_mean for k, s in stats.items()
-                                 if k.startswith(name + ".") and s.rows})
+                                 if k.startswith(name + ".") and s.sq_mean is not None})
         self.variants[(name, spec)] = quantize_block(self.originals[name], name, spec, stats,
                                                      self.dense)
         release_free_memory()  # the quantizer's temporaries, freed between packed results

@@ -9,11 +9,15 @@ and in the export alike, so both hold the same bytes.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from luq.memory import TOWER_PARTS
 from luq.models.adapters import ArchAdapter
+from luq.quant.ggml_types import stored_type
 from luq.quant.registry import dequantize, quantize_weight
 from luq.quant.spec import FULL_PRECISION, QuantSpec
 
@@ -58,3 +62,18 @@ class TowerWeights:
                 dequantize(quantize_weight(original, spec))
             module.weight.copy_(weight.to(module.weight.device, module.weight.dtype))
         self.spec = spec
+
+
+_MMPROJ_LINEAR = re.compile(r"^(v\.blk\.\d+\.(attn_(q|k|v|out)|ffn_(up|down))|mm\.\d+)\.weight$")
+
+
+def typed_mmproj(src: Path, dst: Path, qtype: str) -> Path:
+    """The F16 mmproj with its tower and projector linears at ``qtype`` (norms, embeddings,
+    the patch convolution and position table stay as they are)."""
+    def tensor_type(tensor: str, n_per_row: int) -> str | None:
+        return stored_type(qtype, n_per_row) if _MMPROJ_LINEAR.match(tensor) else None
+
+    from luq.engines import ggml
+
+    ggml.requantize_gguf(src, dst, tensor_type, file_type="GUESSED")
+    return dst

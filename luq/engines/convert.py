@@ -10,6 +10,8 @@ into the vision projector file ``llama-mtmd-cli`` loads beside it.
 from __future__ import annotations
 
 import io
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +222,33 @@ def write_llava_mmproj(model, outfile: str | Path, outtype: str = "f16",
     finally:
         writer.close()
     return Path(outfile)
+
+
+# Text architectures the converter reads from text_config (hub SmolVLM configs carry it).
+_TEXT_ARCHS = {"idefics3": "VLlama3ForCausalLM", "smolvlm": "VLlama3ForCausalLM"}
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                    "added_tokens.json", "tokenizer.model", "vocab.json", "merges.txt")
+
+
+def save_folder(model, folder: Path, processor, tokenizer_dir) -> None:
+    """``model`` as a ``save_pretrained`` folder the converter reads: the processor beside it,
+    the SentencePiece model the fast tokenizer leaves out, ``tokenizer_dir``'s files instead
+    of the processor's when given, and the text architecture some configs omit."""
+    model.save_pretrained(folder)
+    if processor is not None:
+        processor.save_pretrained(folder)
+    # save_pretrained of a fast tokenizer leaves out the SentencePiece model the converter
+    # reads: take it from the folder the model was loaded from
+    source = Path(str(getattr(model.config, "_name_or_path", "") or "")) / "tokenizer.model"
+    if tokenizer_dir is None and source.is_file() and not (folder / "tokenizer.model").exists():
+        shutil.copy(source, folder / "tokenizer.model")
+    if tokenizer_dir is not None:
+        for name in _TOKENIZER_FILES:
+            (folder / name).unlink(missing_ok=True)
+            if (Path(tokenizer_dir) / name).is_file():
+                shutil.copy(Path(tokenizer_dir) / name, folder / name)
+    config = json.loads((folder / "config.json").read_text())
+    text = config.get("text_config")
+    if config.get("model_type") in _TEXT_ARCHS and text and not text.get("architectures"):
+        text["architectures"] = [_TEXT_ARCHS[config["model_type"]]]
+        (folder / "config.json").write_text(json.dumps(config, indent=2))

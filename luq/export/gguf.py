@@ -10,9 +10,6 @@ becomes an ``mmproj`` GGUF where the converter supports it.
 
 from __future__ import annotations
 
-import json
-import re
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,21 +19,17 @@ import torch
 from torch import nn
 
 from luq.engines import ggml
-from luq.engines.convert import convert_hf_to_gguf, write_llava_mmproj
+from luq.engines.convert import convert_hf_to_gguf, save_folder, write_llava_mmproj
 from luq.export import rules
 from luq.export.readme import readme
 from luq.plan import BitPlan
 from luq.progress import Progress
-from luq.quant.ggml_types import stored_type
 from luq.quant.linear import QuantLinear
+from luq.tower import typed_mmproj
 
 # Where the converter takes the vision tower (--mmproj), by config.model_type; LLaVA's CLIP
 # tower goes llama.cpp's LLaVA route instead (write_llava_mmproj).
 MMPROJ_TYPES = ("qwen2_5_vl", "qwen2_vl", "idefics3", "smolvlm")
-# Text architectures the converter reads from text_config (hub SmolVLM configs carry it).
-_TEXT_ARCHS = {"idefics3": "VLlama3ForCausalLM", "smolvlm": "VLlama3ForCausalLM"}
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                    "added_tokens.json", "tokenizer.model", "vocab.json", "merges.txt")
 
 
 class GGUFExportError(RuntimeError):
@@ -165,47 +158,13 @@ def gguf_imatrix(imatrix: dict[str, torch.Tensor], plan: BitPlan, arch: str,
     return out
 
 
-def _save_folder(model: nn.Module, folder: Path, processor, tokenizer_dir) -> None:
-    model.save_pretrained(folder)
-    if processor is not None:
-        processor.save_pretrained(folder)
-    # save_pretrained of a fast tokenizer leaves out the SentencePiece model the converter
-    # reads: take it from the folder the model was loaded from
-    source = Path(str(getattr(model.config, "_name_or_path", "") or "")) / "tokenizer.model"
-    if tokenizer_dir is None and source.is_file() and not (folder / "tokenizer.model").exists():
-        shutil.copy(source, folder / "tokenizer.model")
-    if tokenizer_dir is not None:
-        for name in _TOKENIZER_FILES:
-            (folder / name).unlink(missing_ok=True)
-            if (Path(tokenizer_dir) / name).is_file():
-                shutil.copy(Path(tokenizer_dir) / name, folder / name)
-    config = json.loads((folder / "config.json").read_text())
-    text = config.get("text_config")
-    if config.get("model_type") in _TEXT_ARCHS and text and not text.get("architectures"):
-        text["architectures"] = [_TEXT_ARCHS[config["model_type"]]]
-        (folder / "config.json").write_text(json.dumps(config, indent=2))
-
-
-_MMPROJ_LINEAR = re.compile(r"^(v\.blk\.\d+\.(attn_(q|k|v|out)|ffn_(up|down))|mm\.\d+)\.weight$")
-
-
-def _typed_mmproj(src: Path, dst: Path, qtype: str) -> Path:
-    """The F16 mmproj with its tower and projector linears at ``qtype`` (norms, embeddings,
-    the patch convolution and position table stay as they are)."""
-    def tensor_type(tensor: str, n_per_row: int) -> str | None:
-        return stored_type(qtype, n_per_row) if _MMPROJ_LINEAR.match(tensor) else None
-
-    ggml.requantize_gguf(src, dst, tensor_type, file_type="GUESSED")
-    return dst
-
-
 def _convert(model: nn.Module, out: Path, name: str, outtype: str, processor, tokenizer_dir,
              mmproj: bool, notes: list[str], progress: Progress | None) -> tuple[Path, Path | None]:
     """The converter's unquantized GGUF, and the mmproj GGUF where the tower is supported."""
     model_type = getattr(model.config, "model_type", "")
     base, mm_path = out / f"{name}-{outtype}.gguf", None
     with tempfile.TemporaryDirectory() as tmp:
-        _save_folder(model, Path(tmp), processor, tokenizer_dir)
+        save_folder(model, Path(tmp), processor, tokenizer_dir)
         if progress:
             progress(0, 1, "convert_hf_to_gguf.py")
         convert_hf_to_gguf(tmp, base, outtype)
@@ -281,8 +240,8 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
         base, keep_base = Path(base), True
         mm_path = next(base.parent.glob("mmproj-*.gguf"), None) if mmproj else None
     if mm_path is not None and mmproj_type not in (None, "F16"):
-        mm_path = _typed_mmproj(mm_path, out / f"mmproj-{name}-{mmproj_type.lower()}.gguf",
-                                mmproj_type)
+        mm_path = typed_mmproj(mm_path, out / f"mmproj-{name}-{mmproj_type.lower()}.gguf",
+                               mmproj_type)
     import gguf
 
     reader = gguf.GGUFReader(base)

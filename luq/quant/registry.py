@@ -195,19 +195,24 @@ class GGML(QuantMethod):
 
         rows, n_per_row = w.shape
         qtype = stored_type(spec.type, n_per_row)
-        imatrix = stats.sq_mean.numpy() if stats is not None and stats.rows else None
+        imatrix = stats.sq_mean if stats is not None else None
+        imatrix = imatrix.numpy() if imatrix is not None else None
         if imatrix is None and get_type(qtype).imatrix:
             raise ValueError(f"{qtype} needs an importance matrix: calibration inputs")
         w16 = w.detach().to("cpu", torch.float16).float().numpy()  # (out, in): the GGUF's f16
         blocks = ggml.quantize(w16, qtype, imatrix, threads=torch.get_num_threads())
-        return QuantizedWeight(spec, (rows, n_per_row), {"blocks": torch.from_numpy(blocks)})
+        # ggml's bytes live where the model does; they are read back through the CPU
+        return QuantizedWeight(spec, (rows, n_per_row),
+                               {"blocks": torch.from_numpy(blocks).to(w.device)})
 
     def dequantize(self, qw, out=None):
         from luq.engines import ggml
 
         rows, n_per_row = qw.shape
         qtype = stored_type(qw.spec.type, n_per_row)
-        w = torch.from_numpy(ggml.dequantize(qw.tensors["blocks"].numpy(), qtype, n_per_row))
+        blocks = qw.tensors["blocks"]
+        w = torch.from_numpy(ggml.dequantize(blocks.cpu().numpy(), qtype, n_per_row))
+        w = w.to(blocks.device)
         return w if out is None else out.reshape(-1)[: w.numel()].view(w.shape).copy_(w)
 
     def nbytes(self, shape, spec):

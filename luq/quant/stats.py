@@ -26,7 +26,8 @@ class StatsNeeds:
         hinv_diag: dampings at which the diagonal of ``H``'s inverse Cholesky factor is read
             (per-channel BiLLM-style: salient columns, no error feedback).
         sq_mean: the mean of ``x**2`` per input column (ggml's importance matrix, as
-            ``llama-imatrix`` computes it); always collected, cheap.
+            ``llama-imatrix`` computes it); collected always (one value per column), kept
+            after :meth:`InputStats.reduce` only when needed.
     """
 
     hessian: bool = False
@@ -131,11 +132,11 @@ class InputStats:
         return self._hinv_diag[damp]
 
     @property
-    def sq_mean(self) -> torch.Tensor:
-        """``(in,)`` float32 mean of ``x**2`` over every input row seen (zeros before any):
-        ``llama-imatrix``'s importance of each input column."""
+    def sq_mean(self) -> torch.Tensor | None:
+        """``(in,)`` float32 mean of ``x**2`` over every input row seen: ``llama-imatrix``'s
+        importance of each input column; None before any input or once reduced away."""
         if self._sq is None:
-            return torch.zeros(self.in_features)
+            return None
         return (self._sq / max(1, self.rows)).float().cpu()
 
     @property
@@ -157,6 +158,8 @@ class InputStats:
         if not needs.samples:
             self._samples.clear()
             self.max_samples = 0
+        if not needs.sq_mean:
+            self._sq = None
 
     @property
     def nbytes(self) -> int:

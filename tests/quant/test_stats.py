@@ -24,7 +24,7 @@ def test_reduce_keeps_only_what_is_needed(correlated_inputs):
     H = s.hessian.clone()
     s.reduce(StatsNeeds(hinv_diag=frozenset({0.01})))
     assert s.hessian is None and s.samples.numel() == 0
-    assert s.nbytes == 128 * 4 + 128 * 8 < full // 50  # the diagonal and the x**2 sums
+    assert s.nbytes == 128 * 4 < full // 100
     assert torch.equal(s.hinv_diag(0.01), inverse_cholesky_diag(H, 0.01))
     assert s.hinv_diag(0.02) is None  # not kept, and nothing to compute it from
 
