@@ -19,7 +19,9 @@ from luq.allocate import (
     pareto_frontier,
     plan_at,
 )
+from luq.calibration import CalibrationConfig
 from luq.memory import plan_memory
+from luq.pipeline import probe_damage
 from luq.progress import Progress
 from luq.quant.ggml_types import TYPES, stored_type
 from luq.quant.spec import QuantSpec
@@ -50,15 +52,16 @@ def candidates(high: QuantSpec, low: QuantSpec,
 
 def damage_table(session, specs: Sequence[QuantSpec], base: QuantSpec,
                  progress: Progress | None = None) -> dict[str, list[float]]:
-    """Per candidate label, each block's damage at it with the others at ``base``."""
+    """Per candidate label, each block's damage at it with the others at ``base`` (the probe
+    alone, cached: the same measurement the sensitivity order reads)."""
     table = {}
     for spec in specs:
         if spec == base:
             table[spec.label] = [0.0] * len(session.block_names)
             continue
-        data = session.sensitivity(spec, base, progress=progress)
-        base_kl = data["sensitivity"]["base_kl"]
-        table[spec.label] = [max(0.0, x["sensitivity_kl"] - base_kl) for x in data["layers"]]
+        sens = probe_damage(session.loaded, CalibrationConfig(), spec, base, session.store,
+                            progress=progress, source=session.source)
+        table[spec.label] = [max(0.0, kl - sens["base_kl"]) for kl in sens["kl"]]
     return table
 
 

@@ -75,18 +75,13 @@ def _full_precision(cache: LayerVariantCache):
                 cache.apply(previous)
 
 
-def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: CalibrationConfig,
-                    low: QuantSpec, base: QuantSpec | None, cache: LayerVariantCache,
-                    labelled: int = 0, progress: Progress | None = None,
-                    source: CalibrationSource | None = None) -> dict:
-    """Adds measured sensitivity and entropy-vs-sensitivity Spearman rho to a profile dict.
-
-    Each layer gains ``sensitivity_kl`` (and ``sensitivity_acc``, the accuracy drop, when
-    ``labelled`` questions of the embedded test split are used). The top level gains
-    ``spearman``: for each estimator (k-means, histogram, clipped histogram) and modality, the
-    rank correlation of entropy with ``sensitivity_kl`` and a 90 % bootstrap interval over
-    calibration samples. The probe is cached on disk like profiles.
-    """
+def probe_damage(loaded: LoadedModel, calibration: CalibrationConfig, low: QuantSpec,
+                 base: QuantSpec | None, cache: LayerVariantCache, labelled: int = 0,
+                 progress: Progress | None = None,
+                 source: CalibrationSource | None = None) -> dict:
+    """Each block's damage at ``low`` with the others at ``base`` (:func:`luq.sensitivity.probe`),
+    cached on disk like profiles: ``{"kl", "per_sample", "base_kl", "base_accuracy",
+    "accuracy"}`` (the accuracies when ``labelled`` shapes questions are used)."""
     source = source or calibration_source()
 
     def compute() -> dict:
@@ -106,14 +101,31 @@ def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: Calibration
                 "base_kl": sens.base_kl, "base_accuracy": sens.base_accuracy,
                 "accuracy": list(sens.accuracy) if sens.accuracy is not None else None}
 
-    base_label = (base or FULL_PRECISION).label
     with _full_precision(cache):
         weights = fingerprint(loaded.model)
     key = cache_key(model=loaded.name, weights=weights,
-                    calibration=calibration.key(), low=low, base=base_label, labelled=labelled,
+                    calibration=calibration.key(), low=low,
+                    base=(base or FULL_PRECISION).label, labelled=labelled,
                     stats=cache.stats is not None or cache.calibration is not None,
                     data=source.key)
-    sens = cached("sensitivity", key, compute)
+    return cached("sensitivity", key, compute)
+
+
+def add_sensitivity(loaded: LoadedModel, profile: dict, calibration: CalibrationConfig,
+                    low: QuantSpec, base: QuantSpec | None, cache: LayerVariantCache,
+                    labelled: int = 0, progress: Progress | None = None,
+                    source: CalibrationSource | None = None) -> dict:
+    """Adds measured sensitivity and entropy-vs-sensitivity Spearman rho to a profile dict.
+
+    Each layer gains ``sensitivity_kl`` (and ``sensitivity_acc``, the accuracy drop, when
+    ``labelled`` questions of the embedded test split are used). The top level gains
+    ``spearman``: for each estimator (k-means, histogram, clipped histogram) and modality, the
+    rank correlation of entropy with ``sensitivity_kl`` and a 90 % bootstrap interval over
+    calibration samples. The probe is cached on disk like profiles (:func:`probe_damage`).
+    """
+    source = source or calibration_source()
+    sens = probe_damage(loaded, calibration, low, base, cache, labelled, progress, source)
+    base_label = (base or FULL_PRECISION).label
     out = dict(profile)
     out["layers"] = [dict(layer) for layer in profile["layers"]]
     for i, layer in enumerate(out["layers"]):
