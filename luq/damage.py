@@ -10,6 +10,7 @@ base costs 0. Probe noise can make a value slightly negative; it is clamped at 0
 from __future__ import annotations
 
 from collections.abc import Sequence
+from weakref import WeakKeyDictionary
 
 from luq.allocate import (
     Frontier,
@@ -29,6 +30,7 @@ from luq.select import Selection, mixed_plan
 from luq.tower import tower_parts
 
 LADDER = ("IQ1_M", "Q2_K", "Q3_K", "Q4_K")  # llama.cpp types between an ultra-low and Q4_K
+_FRONTIERS: WeakKeyDictionary = WeakKeyDictionary()  # session -> {settings: Frontier}
 
 
 def candidates(high: QuantSpec, low: QuantSpec,
@@ -71,8 +73,18 @@ def allocator_frontier(session, high: QuantSpec, low: QuantSpec,
     """The exact (bytes, damage) frontier of the session's blocks over the candidates.
 
     Candidates that store exactly alike on this model (a type falling back to another's
-    type on every row) are counted once, the one nearer the base kept.
+    type on every row) are counted once, the one nearer the base kept. Memoised per session
+    and calibration source: a slider move re-reads no probe and hashes no weights.
     """
+    key = (high, low, tuple(types or ()), session.source.key)
+    memo = _FRONTIERS.setdefault(session, {})
+    if key not in memo:
+        memo[key] = _frontier(session, high, low, types, progress)
+    return memo[key]
+
+
+def _frontier(session, high: QuantSpec, low: QuantSpec, types: Sequence[QuantSpec] | None,
+              progress: Progress | None) -> Frontier:
     widths = {i for b in session.layout.blocks for _, (_, i) in b.linears}
     specs, seen = [], set()
     for spec in reversed(candidates(high, low, types)):
