@@ -10,7 +10,8 @@ from components import inputs as ui
 from components.guard import public, short_text
 from components.queues import LOADING
 from components.workbench import MODELS
-from luq.models.loading import ModelLoadError
+from luq.models.detail import IMAGE_DETAILS, default_detail, image_tokens, set_image_detail
+from luq.models.loading import ModelLoadError, default_device
 from luq.models.registry import EMBEDDED_NAME, REGISTRY, model_names
 from luq.tasks.roots import DATA_DIRS_ENV, is_allowed, looks_like_path
 
@@ -29,6 +30,39 @@ def describe(name: str) -> str:
     return text
 
 
+DETAILS = [("one tile (the CPU default)", "one-tile"), ("the model's own processor", "model")]
+
+
+def detail_line(session) -> str:
+    """What a picture costs at each image detail, measured through the model's processor."""
+    processor, loaded = session.loaded.processor, session.loaded
+    if processor is None or getattr(processor, "image_processor", None) is None:
+        return ""
+    token = loaded.adapter.image_token_id(loaded.model)
+    now = session.image_detail
+    costs = {}
+    for detail in IMAGE_DETAILS:
+        set_image_detail(processor, detail)
+        costs[detail] = image_tokens(processor, token)
+    set_image_detail(processor, now)
+    return (f"**Image detail: {now}.** A 64-pixel picture costs {costs['one-tile']} image "
+            f"tokens at one tile and {costs['model']} with the model's own processor; every "
+            "image token runs through every decoder block, so an answer's time grows with it.")
+
+
+@public("Changing the image detail")
+def switch_detail(detail: str, current: str) -> str:
+    """Puts the current model's pictures at ``detail``; what was measured is recomputed."""
+    if detail not in IMAGE_DETAILS:
+        raise gr.Error(f"Image detail is one of {', '.join(IMAGE_DETAILS)}.")
+    current = short_text(current, "The model")
+    if current not in MODELS.names() and current != EMBEDDED_NAME:
+        raise gr.Error("Load a model first; the image detail applies to the loaded one.")
+    session = MODELS.get(current)
+    session.set_image_detail(detail)
+    return describe(current) + "\n\n" + detail_line(session)
+
+
 @public("Loading the model")
 def switch_model(name: str, current: str) -> tuple[str, str, str]:
     """Loads ``name``; on failure keeps ``current`` and says why (the app stays usable)."""
@@ -41,10 +75,10 @@ def switch_model(name: str, current: str) -> tuple[str, str, str]:
                        f"data folders (data/, {DATA_DIRS_ENV}); pick a listed model or type a "
                        f"hub id. The app stays on {current}.")
     try:
-        MODELS.get(name)
+        session = MODELS.get(name)
     except (ModelLoadError, ValueError) as err:
         raise gr.Error(f"Could not load {name}: {err} The app stays on {current}.") from None
-    return name, name, describe(name)
+    return name, name, describe(name) + "\n\n" + detail_line(session)
 
 
 def build_model_picker():
@@ -54,8 +88,13 @@ def build_model_picker():
         picker = ui.Dropdown(model_names(), value=EMBEDDED_NAME, label="Model",
                              allow_custom_value=True, scale=2,
                              info="Hub checkpoints need network the first time.")
-        info = gr.Markdown(describe(EMBEDDED_NAME))
+        detail = gr.Radio(DETAILS, value=default_detail(default_device()),
+                          label="Image detail", scale=1,
+                          info="image tokens per picture: one tile, or as the model's own "
+                               "processor splits it")
+    info = gr.Markdown(describe(EMBEDDED_NAME))
     current = gr.State(EMBEDDED_NAME)
     switched = picker.input(switch_model, [picker, current], [picker, current, info],
                             api_name="load_model", **LOADING)
+    detail.input(switch_detail, [detail, current], [info], api_name="image_detail", **LOADING)
     return picker, current, switched

@@ -13,26 +13,38 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from luq.memlimit import RESERVE, active_limit
 from luq.models.adapters import ArchAdapter
 from luq.progress import Progress
 from luq.quant.stats import InputStats, StatsNeeds
+from luq.resources import available_memory_bytes
 from luq.statistics import BlockHooks
 
 MODALITIES = ("image", "text")
 
 
 class Reservoir:
-    """A uniform sample of at most ``capacity`` rows from a stream (Algorithm R, seeded)."""
+    """A uniform sample of at most ``capacity`` rows from a stream (Algorithm R, seeded).
 
-    def __init__(self, capacity: int, seed: int = 0) -> None:
+    Rows stay on ``device`` (default: where they come from, so a GPU model's sample never
+    crosses to the CPU) in the dtype they come in. Each offered batch is placed at once: the
+    slots Algorithm R draws for it are drawn on the CPU with the seeded generator, and where
+    two rows draw the same slot the later one wins, as one row at a time would have it.
+    """
+
+    def __init__(self, capacity: int, seed: int = 0,
+                 device: torch.device | str | None = None) -> None:
         self.capacity = capacity
         self.seen = 0
         self.rows: torch.Tensor | None = None
+        self.device = torch.device(device) if device is not None else None
         self._gen = torch.Generator().manual_seed(seed)
 
     def add(self, x: torch.Tensor) -> None:
         """Offers rows ``x`` of shape ``(n, d)``."""
-        x = x.detach().float().cpu()
+        x = x.detach()
+        if self.device is not None:
+            x = x.to(self.device)
         if self.rows is None:
             self.rows = x.new_empty(0, x.shape[1])
         room = self.capacity - self.rows.shape[0]
@@ -44,12 +56,39 @@ class Reservoir:
             return
         index = torch.arange(self.seen + 1, self.seen + x.shape[0] + 1)
         slots = (torch.rand(x.shape[0], generator=self._gen) * index).long()  # U{0..i-1}
-        for row, slot in zip(x[slots < self.capacity], slots[slots < self.capacity]):
-            self.rows[slot] = row
+        kept = torch.nonzero(slots < self.capacity).squeeze(1)  # rows that enter, in order
         self.seen += x.shape[0]
+        if kept.numel() == 0:
+            return
+        drawn = slots[kept]
+        # the last row to draw each slot wins: first occurrence in the reversed order
+        unique, inverse = torch.unique(drawn.flip(0), return_inverse=True)
+        first = torch.full((unique.numel(),), drawn.numel()).scatter_reduce(
+            0, inverse, torch.arange(drawn.numel()), "amin")
+        last = drawn.numel() - 1 - first
+        self.rows[drawn[last].to(self.rows.device)] = x[kept[last].to(x.device)].to(
+            self.rows.dtype)
 
     def tensor(self) -> torch.Tensor:
         return self.rows if self.rows is not None else torch.zeros(0, 0)
+
+
+def reservoir_device(model: nn.Module, adapter: ArchAdapter, max_tokens: int,
+                     linears: bool = False) -> torch.device:
+    """Where recorded samples are kept: on the model's GPU when they fit the room the memory
+    limit leaves (half of it; :mod:`luq.memlimit`), else in CPU memory."""
+    weight = next(model.parameters())
+    if weight.device.type == "cpu":
+        return weight.device
+    text = getattr(model.config, "text_config", None) or model.config
+    width = int(getattr(text, "hidden_size", 0) or 0)
+    if linears:
+        width += 7 * int(getattr(text, "intermediate_size", 0) or 4 * width)
+    need = len(adapter.blocks(model)) * len(MODALITIES) * max_tokens * width * weight.element_size()
+    limit = active_limit()
+    room = limit.headroom() - int(RESERVE * limit.nbytes) if limit is not None else \
+        (available_memory_bytes(weight.device) or 0)
+    return weight.device if need <= room // 2 else torch.device("cpu")
 
 
 class ActivationRecorder:
@@ -82,11 +121,13 @@ class ActivationRecorder:
         self._mask: torch.Tensor | None = None  # (B*T,) True at image positions
         self._handles: list = []
         self._seed = seed
+        self._store = reservoir_device(model, adapter, max_tokens, linears)
 
     def _reservoirs(self, name: str) -> dict[str, Reservoir]:
         if name not in self.outputs:
             seed = self._seed + len(self.outputs)
-            self.outputs[name] = {m: Reservoir(self.max_tokens, seed) for m in MODALITIES}
+            self.outputs[name] = {m: Reservoir(self.max_tokens, seed, self._store)
+                                  for m in MODALITIES}
         return self.outputs[name]
 
     def _record(self, name: str, hidden: torch.Tensor) -> None:
@@ -133,7 +174,7 @@ class ActivationRecorder:
         """One forward pass over ``batch`` (model inputs), recording through the hooks."""
         device = next(self.model.parameters()).device
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        self._mask = (batch["input_ids"] == self.image_token_id).reshape(-1).cpu()
+        self._mask = (batch["input_ids"] == self.image_token_id).reshape(-1)
         try:
             self.model(**batch)
         finally:

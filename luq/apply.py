@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from luq.locks import FairRLock
+from luq.memlimit import RESERVE, active_limit
 from luq.memory import resident_weight_bytes
 from luq.models.adapters import ArchAdapter, adapter_for
 from luq.plan import BitPlan
@@ -128,7 +129,8 @@ class VariantStore:
         self.originals = {n: b for n, b in zip(self.names, self.blocks)}
         if dense_limit == "auto":
             dense_limit = default_dense_limit(model, self.adapter)
-        self.dense = DenseCache(dense_limit if cache_dense else 0)
+        self._dense_bound = dense_limit if cache_dense else 0  # before any memory limit
+        self.dense = DenseCache(self._dense_bound)
         self.variants: dict[tuple[str, QuantSpec], nn.Module] = {}
         self.imatrix: dict[str, torch.Tensor] = {}  # what ggml settings were quantized with
         self.quantize_calls = 0
@@ -148,6 +150,7 @@ class VariantStore:
         self.variants[(name, spec)] = quantize_block(self.originals[name], name, spec, stats,
                                                      self.dense)
         release_free_memory()  # the quantizer's temporaries, freed between packed results
+        self._fit_dense()
         self.quantize_calls += 1
         self.seconds["quantize"] += time.perf_counter() - start
 
@@ -239,11 +242,25 @@ class VariantStore:
             self.current = None
             self._trim_dense()
 
+    def _fit_dense(self) -> None:
+        """Under an active memory limit (:mod:`luq.memlimit`), the dense cache gets half the
+        room the limit leaves beside everything else held, less a reserve for activations
+        (the other half is for what runs: evaluation batches, the probe's references)."""
+        limit = active_limit()
+        if limit is None or self._dense_bound == 0:
+            if self.dense.limit != self._dense_bound:  # a limit was lifted: the usual bound
+                self.dense.resize(self._dense_bound)
+            return
+        room = max(0, limit.headroom() + self.dense.nbytes - int(RESERVE * limit.nbytes)) // 2
+        self.dense.resize(room if self._dense_bound is None else min(room, self._dense_bound))
+
     def _trim_dense(self) -> None:
-        """With a bounded cache, only the blocks in use keep dense weights."""
-        if self.dense.limit is not None:
+        """With a bounded cache (or a memory limit), only the blocks in use keep dense
+        weights; then the cache is fitted to the room left."""
+        if self.dense.limit is not None or active_limit() is not None:
             self.dense.retain(m for block in self.blocks for m in block.modules()
                               if isinstance(m, QuantLinear))
+        self._fit_dense()
 
 
 LayerVariantCache = VariantStore  # the name the app, CLI and benchmarks first used

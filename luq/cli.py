@@ -15,6 +15,7 @@ from luq.entropy import ESTIMATORS
 from luq.estimate import AUTO_EMBED_BITS
 from luq.export.formats import FORMATS
 from luq.export.rules import ULTRA_LOW_TYPES
+from luq.models.detail import IMAGE_DETAILS
 from luq.quant import ggml_types
 from luq.quant.registry import method_names
 from luq.quant.spec import QuantSpec
@@ -196,12 +197,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_device_args(parser: argparse.ArgumentParser) -> None:
+    """``--memory-gb`` and ``--image-detail`` on every command that loads a model."""
+    for name, p in parser._subparsers._group_actions[0].choices.items():
+        if name in ("memory", "score"):
+            continue
+        p.add_argument("--memory-gb", type=float, default=None,
+                       help="keep what the process holds on its device (GPU memory, or RSS on "
+                            "the CPU) under this many GB (default: LUQ_MEMORY_GB, else the "
+                            "free memory less 10 %%)")
+        p.add_argument("--image-detail", choices=IMAGE_DETAILS, default=None,
+                       help="image tokens per picture: the model's own processor (model) or "
+                            "one tile (default on the CPU: one-tile; on a GPU: model)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; prints JSON, or a one-line error on stderr with exit code 2."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    _add_device_args(parser)
+    args = parser.parse_args(argv)
     try:
+        if hasattr(args, "memory_gb"):
+            from luq.memlimit import parse_gb, resolve_limit
+            from luq.models.loading import default_device
+
+            gb = parse_gb(args.memory_gb, "--memory-gb") if args.memory_gb is not None else None
+            resolve_limit(default_device(), gb).activate()
         result = args.func(args)
-    except (ValueError, RuntimeError, OSError, ImportError) as err:
+    except (ValueError, RuntimeError, OSError, ImportError, MemoryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2))

@@ -17,15 +17,13 @@ from luq.quant.spec import QuantSpec
 def spec(args: argparse.Namespace, prefix: str = "") -> QuantSpec:
     """The QuantSpec of ``--[prefix-]method/bits/group-size/split``, or of
     ``--[prefix-]type`` with method ``ggml`` (bits and block from the type)."""
-    key = f"{prefix}_" if prefix else ""
+    key, dash = (f"{prefix}_", f"{prefix}-") if prefix else ("", "")
     method, qtype = getattr(args, f"{key}method"), getattr(args, f"{key}type", None)
     if method == "ggml" or qtype:
         if method != "ggml":
-            raise ValueError(f"--{prefix + '-' if prefix else ''}type needs --"
-                             f"{prefix + '-' if prefix else ''}method ggml")
+            raise ValueError(f"--{dash}type needs --{dash}method ggml")
         if not qtype:
-            raise ValueError(f"--{prefix + '-' if prefix else ''}method ggml needs --"
-                             f"{prefix + '-' if prefix else ''}type (e.g. IQ1_M, Q4_K)")
+            raise ValueError(f"--{dash}method ggml needs --{dash}type (e.g. IQ1_M, Q4_K)")
         return QuantSpec.ggml(qtype)
     return QuantSpec(method, getattr(args, f"{key}bits"),
                      getattr(args, f"{key}group_size"), split=getattr(args, f"{key}split"))
@@ -49,18 +47,20 @@ def _layout(model: str):
     return model_layout(build_meta_model(model))
 
 
-def _session(model: str, args: argparse.Namespace | None = None, evaluate: bool = False):
-    """A session on ``model``; with ``args``, calibrated on ``--calibration`` data and, with
-    ``evaluate``, measured on ``--task`` (shapes for the embedded model, TextVQA otherwise).
-    Data is resolved before the model loads, so a missing dataset fails fast."""
+def _session(model: str, args: argparse.Namespace | None = None, evaluate: bool = False,
+             calibrate: bool = True):
+    """A session on ``model`` (at ``--image-detail``); with ``args`` and ``calibrate``,
+    calibrated on ``--calibration`` data and, with ``evaluate``, measured on ``--task`` (shapes
+    for the embedded model, TextVQA otherwise). Data is resolved before the model loads."""
     from luq.models.loading import load_model
     from luq.session import Session
 
-    if args is None:
-        return Session(load_model(model))
+    detail = getattr(args, "image_detail", None)
+    if args is None or not calibrate:
+        return Session(load_model(model, image_detail=detail))
     source = _calibration(args, model)
     evaluation = _evaluation(args, model) if evaluate else None
-    return Session(load_model(model), evaluation, source=source)
+    return Session(load_model(model, image_detail=detail), evaluation, source=source)
 
 
 def default_task(model: str) -> str:
@@ -185,7 +185,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     plan = BitPlan.load(args.plan) if args.plan else None
     task = args.task or default_task(args.model)
     docs = load_docs(task, args.data, args.n or None)  # before the model: fail fast
-    session = _session(args.model)
+    session = _session(args.model, args, calibrate=False)
     if getattr(args, "engine", "torch") == "llamacpp":
         result, engine_report = _eval_llamacpp(session, plan, task, docs, args)
     else:

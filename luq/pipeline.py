@@ -14,6 +14,7 @@ from luq.apply import LayerVariantCache
 from luq.calibration import CalibrationConfig, calibration_batches
 from luq.entropy import ESTIMATORS
 from luq.evaluation import evaluate
+from luq.models.detail import settings_key
 from luq.models.loading import LoadedModel
 from luq.profile import (
     EntropyConfig,
@@ -58,7 +59,8 @@ def run_profile(loaded: LoadedModel, calibration: CalibrationConfig, config: Ent
     if not use_cache:
         return EntropyProfile.from_dict(compute())
     key = cache_key(model=loaded.name, weights=fingerprint(loaded.model),
-                    calibration=calibration.key(), estimator=config, data=source.key)
+                    calibration=calibration.key(), estimator=config, data=source.key,
+                    images=settings_key(loaded.processor))
     return EntropyProfile.from_dict(cached("profile", key, compute))
 
 
@@ -107,7 +109,7 @@ def probe_damage(loaded: LoadedModel, calibration: CalibrationConfig, low: Quant
                     calibration=calibration.key(), low=low,
                     base=(base or FULL_PRECISION).label, labelled=labelled,
                     stats=cache.stats is not None or cache.calibration is not None,
-                    data=source.key)
+                    data=source.key, images=settings_key(loaded.processor))
     return cached("sensitivity", key, compute)
 
 

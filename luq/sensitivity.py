@@ -21,9 +21,11 @@ import torch
 import torch.nn.functional as F
 
 from luq.apply import LayerVariantCache
+from luq.memlimit import RESERVE, active_limit, token_bytes
 from luq.plan import BitPlan
 from luq.progress import Progress
 from luq.quant.spec import FULL_PRECISION, QuantSpec
+from luq.resources import available_memory_bytes
 
 
 @dataclass(frozen=True)
@@ -48,19 +50,109 @@ class Sensitivity:
 
 
 @torch.no_grad()
-def _log_probs(model, batches: list[dict]) -> list[torch.Tensor]:
+def _log_probs(model, batch: dict) -> torch.Tensor:
+    """Next-token log-probabilities ``(B, T, V)`` in float32, where the model is."""
     device = next(model.parameters()).device
-    out = []
-    for batch in batches:
-        inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        out.append(F.log_softmax(model(**inputs).logits.float(), dim=-1).cpu())
+    inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    return F.log_softmax(model(**inputs).logits.float(), dim=-1)
+
+
+def _kl(reference: torch.Tensor, current: torch.Tensor) -> float:
+    """Mean over positions of ``KL(ref || cur)`` for one sample."""
+    reference = reference.to(current.device, non_blocking=True)
+    return float(F.kl_div(current, reference, log_target=True, reduction="none").sum(-1).mean())
+
+
+def _collate(samples: list[dict], pad_id: int) -> dict:
+    """Samples of one kind (same tensors beside the text) as one right-padded batch: every
+    real position sees what it saw alone (causal attention, padding after it)."""
+    width = max(s["input_ids"].shape[1] for s in samples)
+    out: dict = {}
+    for key in samples[0]:
+        parts = [s[key] for s in samples]
+        if key in ("input_ids", "attention_mask"):
+            fill = pad_id if key == "input_ids" else 0
+            parts = [F.pad(t, (0, width - t.shape[1]), value=fill) for t in parts]
+        out[key] = torch.cat(parts)
     return out
 
 
-def _kl(reference: list[torch.Tensor], current: list[torch.Tensor]) -> list[float]:
-    """Mean over positions of ``KL(ref || cur)`` per sample."""
-    return [float(F.kl_div(c, r, log_target=True, reduction="none").sum(-1).mean())
-            for r, c in zip(reference, current)]
+def _batches(model, samples: list[dict]) -> list[tuple[dict, list[int]]]:
+    """Forward batches over ``samples``, each with its samples' lengths, in sample order.
+
+    On the CPU one sample per forward (as measured so far); on a GPU, samples that carry
+    the same kinds of tensors (with or without an image, the same image size) share a
+    forward, as many as the room under the memory limit allows: one dequantization of every
+    uncached block then serves them all.
+    """
+    lengths = [int(s["input_ids"].shape[1]) for s in samples]
+    weight = next(model.parameters())
+    if weight.device.type == "cpu":
+        return [(s, [n]) for s, n in zip(samples, lengths)]
+    text = getattr(model.config, "text_config", None) or model.config
+    pad_id = int(getattr(text, "pad_token_id", None) or 0)
+    vocab = int(getattr(text, "vocab_size", 0) or 1)
+    per_token = token_bytes(model.config, weight.dtype) + 3 * vocab * 4
+    limit = active_limit()
+    room = (limit.headroom() - int(RESERVE / 3 * limit.nbytes)) if limit is not None else \
+        (available_memory_bytes(weight.device) or 0) // 2
+
+    def kind(s: dict) -> tuple:
+        return tuple((k, tuple(v.shape[1:]) if k != "input_ids" and k != "attention_mask"
+                      else None) for k, v in sorted(s.items()) if torch.is_tensor(v))
+
+    out: list[tuple[dict, list[int]]] = []
+    run: list[int] = []
+    for i, sample in enumerate(samples):
+        tokens = max([lengths[j] for j in run] + [lengths[i]])
+        if run and (kind(samples[run[0]]) != kind(sample)
+                    or (len(run) + 1) * tokens * per_token > room):
+            out.append((_collate([samples[j] for j in run], pad_id), [lengths[j] for j in run]))
+            run = []
+        run.append(i)
+    out.append((_collate([samples[j] for j in run], pad_id), [lengths[j] for j in run]))
+    return out
+
+
+def _per_sample(model, samples: list[dict]) -> list[torch.Tensor]:
+    """Each sample's log-probabilities ``(T_i, V)``, from as few forwards as fit."""
+    out = []
+    for batch, lengths in _batches(model, samples):
+        logp = _log_probs(model, batch)
+        out += [logp[i, :n] for i, n in enumerate(lengths)]
+    return out
+
+
+def _groups(model, batches: list[dict]) -> tuple[list[list[dict]], bool]:
+    """Calibration samples in groups whose reference distributions fit the room left, and
+    whether the references stay on the model's device (else they wait in CPU memory).
+
+    The room is half of what the memory limit leaves (:mod:`luq.memlimit`), less its reserve
+    for activations; without a limit, a quarter of the free memory. A GPU keeps references
+    when one sample's fit there, else they wait in CPU memory.
+    """
+    device = next(model.parameters()).device
+    text = getattr(model.config, "text_config", None) or model.config
+    vocab = int(getattr(text, "vocab_size", 0) or 1)
+    sizes = [int(b["input_ids"].numel()) * vocab * 4 for b in batches]
+    limit = active_limit()
+
+    def room_on(where: torch.device) -> int:
+        if limit is not None and torch.device(limit.device).type == where.type:
+            return max(0, limit.headroom() - int(RESERVE * limit.nbytes)) // 2
+        return (available_memory_bytes(where) or 0) // 4
+
+    on_device = device.type != "cpu" and room_on(device) >= max(sizes)
+    room = room_on(device if on_device else torch.device("cpu"))
+    groups: list[list[dict]] = [[]]
+    used = 0
+    for batch, size in zip(batches, sizes):
+        if groups[-1] and used + size > room:
+            groups.append([])
+            used = 0
+        groups[-1].append(batch)
+        used += size
+    return groups, on_device
 
 
 def probe(cache: LayerVariantCache, batches: list[dict], low: QuantSpec,
@@ -68,6 +160,12 @@ def probe(cache: LayerVariantCache, batches: list[dict], low: QuantSpec,
           evaluate: Callable[[], float] | None = None,
           progress: Progress | None = None) -> Sensitivity:
     """Measures each block's damage at ``low`` with the others at ``base``.
+
+    Calibration samples go in groups (:func:`_groups`: as many as the memory limit lets their
+    full-precision distributions wait); for each group the full-precision reference is
+    computed once, then every plan (the base plan, then each block alone at ``low``) is run on
+    the group and compared on the device. Each (group, plan) is one short step under the
+    lock, a background one: the app's requests go first, each applying its own plan.
 
     Args:
         cache: variant cache of the model (its current plan is restored afterwards).
@@ -79,35 +177,44 @@ def probe(cache: LayerVariantCache, batches: list[dict], low: QuantSpec,
     """
     base = base or FULL_PRECISION
     names = cache.names
+    plans = [BitPlan.uniform(names, base)] + [BitPlan.mixed(names, base, low, [n])
+                                              for n in names]
+    labels = ["the base plan"] + list(names)
+    previous = cache.current
 
     def step(plan: BitPlan | None, fn):
-        # One short step under the lock (a background one: the app's requests go first);
-        # between steps other users run their own plans, each applying its plan first.
         with cache.lock.background():
-            previous = cache.current
-            try:
-                cache.apply(plan) if plan is not None else cache.restore()
-                return fn()
-            finally:
-                cache.apply(previous) if previous is not None else cache.restore()
+            cache.apply(plan) if plan is not None else cache.restore()
+            return fn()
 
-    def measure(plan: BitPlan | None) -> tuple[list[torch.Tensor], float | None]:
-        logp = [step(plan, lambda b=b: _log_probs(cache.model, [b])[0]) for b in batches]
-        return logp, step(plan, evaluate) if evaluate else None
+    def reference_of(group: list[dict], on_device: bool) -> list[torch.Tensor]:
+        return [x if on_device else x.cpu() for x in _per_sample(cache.model, group)]
 
-    reference, _ = measure(None)
-    base_logp, base_acc = measure(BitPlan.uniform(names, base))
-    base_kl = sum(_kl(reference, base_logp)) / len(batches)
-    per_sample, accuracy = [], []
-    for i, name in enumerate(names):
-        logp, acc = measure(BitPlan.mixed(names, base, low, [name]))
-        per_sample.append(tuple(_kl(reference, logp)))
-        accuracy.append(acc)
-        if progress:
-            progress(i + 1, len(names), f"probing {name}")
+    def kl_of(group: list[dict], reference: list[torch.Tensor]) -> list[float]:
+        return [_kl(r, x) for r, x in zip(reference, _per_sample(cache.model, group))]
+
+    groups, on_device = _groups(cache.model, batches)
+    kl: list[list[float]] = [[] for _ in plans]
+    total, done = len(groups) * len(plans), 0
+    try:
+        for group in groups:
+            reference = step(None, lambda g=group: reference_of(g, on_device))
+            for j, plan in enumerate(plans):
+                kl[j] += step(plan, lambda g=group, r=reference: kl_of(g, r))
+                done += 1
+                if progress:
+                    progress(done, total, f"probing {labels[j]}")
+            del reference
+        accuracy = [step(plan, evaluate) for plan in plans] if evaluate else None
+    finally:
+        with cache.lock.background():
+            cache.apply(previous) if previous is not None else cache.restore()
+    base_kl = sum(kl[0]) / len(batches)
+    per_sample = [tuple(x) for x in kl[1:]]
     return Sensitivity(tuple(names), tuple(sum(s) / len(s) for s in per_sample),
                        tuple(per_sample), base_kl,
-                       tuple(accuracy) if evaluate else None, base_acc)
+                       tuple(accuracy[1:]) if accuracy else None,
+                       accuracy[0] if accuracy else None)
 
 
 def _ranks(values: list[float]) -> list[float]:

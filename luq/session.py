@@ -3,11 +3,7 @@
 A :class:`Session` holds the model, its layout, the store of quantized block variants, the
 lock, and memoised accuracies and layer scores. Plans are applied to the shared model in
 place, so :meth:`Session.run` (apply the caller's plan, then run, under the lock) is the only
-way to run the model; every other operation goes through it.
-
-    session = Session(load_model("embedded"))
-    sel = session.plan_for_budget(2_400_000, HIGH, LOW, "entropy")
-    answers = session.run(sel.plan, lambda m: answer_batch(m.model, m.processor, imgs, qs))
+way to run the model: ``session.run(plan, lambda m: answer_batch(m.model, ...))``.
 """
 
 from __future__ import annotations
@@ -22,6 +18,7 @@ from luq.curve import order_curve
 from luq.damage import allocate_selection
 from luq.locks import FairRLock
 from luq.memory import MemoryReport, model_layout, plan_memory
+from luq.models.detail import set_image_detail
 from luq.models.loading import LoadedModel
 from luq.pipeline import add_sensitivity, run_profile
 from luq.plan import BitPlan
@@ -68,8 +65,7 @@ class Session:
         self._gates_lock = threading.Lock()
 
     def _new_store(self) -> VariantStore:
-        """Packed variants; statistics are streamed block by block from the calibration
-        source the first time a setting needs them, and freed once its variants exist."""
+        """Packed variants; statistics streamed block by block when a setting needs them."""
         return VariantStore(self.loaded.model, self.loaded.adapter,
                             calibration=self.calibration_inputs)
 
@@ -92,15 +88,11 @@ class Session:
             background: bool = False) -> T:
         """Applies ``plan`` (None: full precision) and runs ``fn(loaded)``, under the lock.
 
-        Variants missing for the plan are built first (once per block and setting; a setting
-        that uses statistics reads the calibration once, for every block). ``background``
-        runs (steps of long jobs) wait for every foreground run asked meanwhile.
+        Missing variants are built first (a setting that uses statistics reads the calibration
+        once, for every block). ``background`` runs wait for every foreground run asked.
         """
         with self.lock.background() if background else self.lock:
-            if plan is None:
-                self.store.restore()
-            else:
-                self.store.apply(plan)
+            self.store.restore() if plan is None else self.store.apply(plan)
             return fn(self.loaded)
 
     def prepare(self, specs: Sequence[QuantSpec], progress: Progress | None = None) -> None:
@@ -119,6 +111,17 @@ class Session:
         and memory figure from now on includes it."""
         with self.lock:
             self._tower.apply(spec)
+
+    image_detail = property(lambda self: self.loaded.image_detail,
+                            doc="How many image tokens a picture costs (luq.models.detail).")
+
+    def set_image_detail(self, detail: str) -> None:
+        """Pictures at ``detail`` from now on; measured accuracies and scores are dropped."""
+        with self.lock:
+            set_image_detail(self.loaded.processor, detail)
+            self.loaded.image_detail = detail
+            self._scores.clear()
+            self._accuracy.clear()
 
     def set_source(self, source: CalibrationSource) -> None:
         """Calibrates on ``source`` from now on: statistics, variants built with them and
@@ -148,7 +151,6 @@ class Session:
         key = self._key(plan)
         if key in self._accuracy:  # a memo hit needs no lock (a slider move never waits)
             return self._accuracy[key]
-        # check and fill the memo under the lock: one measurement per plan (and tower)
         with self.lock.background() if background else self.lock:
             if (key := self._key(plan)) not in self._accuracy:
                 self._accuracy[key] = self.run(plan, self.evaluation.score)
@@ -230,9 +232,8 @@ class Session:
                              order_name=order, model=self.name, parts=tower_parts(self.tower))
 
     def resident(self, plan: BitPlan | None) -> dict:
-        """What the model really holds under ``plan``: ``resident_weight_bytes`` (the tensors of
-        the modules in use, dense caches included), ``accounted_bytes`` (the plan's stored
-        format) and the process RSS (``rss_bytes``)."""
+        """What the model holds under ``plan``: ``resident_weight_bytes`` (modules in use, dense
+        caches included), ``accounted_bytes`` (stored format), the process RSS."""
         resident = self.store.resident_bytes(plan)  # no lock: the model is not swapped
         return {"accounted_bytes": self.memory(plan).total_bytes,
                 "resident_weight_bytes": resident, "rss_bytes": process_rss_bytes()}

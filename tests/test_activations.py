@@ -58,6 +58,35 @@ def test_reservoir_is_uniform_and_seeded():
     assert 600 < float(r1.tensor().mean()) < 1400  # spread over the stream, not its head
 
 
+def test_reservoir_places_a_batch_as_one_row_at_a_time_would():
+    """Algorithm R row by row (the later of two rows drawing one slot wins) is what the
+    vectorised placement does, drawing the same random numbers."""
+    def one_at_a_time(capacity, chunks, seed):
+        gen, rows, seen = torch.Generator().manual_seed(seed), [], 0
+        for chunk in chunks:
+            take = max(0, min(capacity - len(rows), len(chunk)))
+            rows += list(chunk[:take])
+            seen += take
+            rest = chunk[take:]
+            if len(rest) == 0:
+                continue
+            index = torch.arange(seen + 1, seen + len(rest) + 1)
+            slots = (torch.rand(len(rest), generator=gen) * index).long()
+            for row, slot in zip(rest, slots):
+                if slot < capacity:
+                    rows[slot] = row
+            seen += len(rest)
+        return torch.stack(rows)
+
+    chunks = [torch.randn(n, 3, generator=torch.Generator().manual_seed(n)) for n in
+              (5, 40, 7, 300, 1, 64, 900)]
+    res = Reservoir(32, seed=4)
+    for chunk in chunks:
+        res.add(chunk)
+    assert torch.equal(res.tensor(), one_at_a_time(32, chunks, 4))
+    assert res.seen == sum(len(c) for c in chunks)
+
+
 def test_input_stats_are_collected(tiny_llava, tiny_batches):
     rec = record_batches(tiny_llava.model, tiny_llava.adapter, tiny_batches, input_stats=True)
     assert len(rec.stats) == 7 * len(tiny_llava.adapter.block_names(tiny_llava.model))

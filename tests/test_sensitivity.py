@@ -54,11 +54,11 @@ def test_sensitivity_order_never_worse_than_random(toy, tiny_batches):
 
     sens = probe(toy, tiny_batches, LOW, HIGH)
     toy.restore()
-    reference = _log_probs(toy.model, tiny_batches)
+    reference = [_log_probs(toy.model, b)[0] for b in tiny_batches]
 
     def damage(order, n):
         toy.apply(BitPlan.mixed(toy.names, HIGH, LOW, order[:n]))
-        return sum(_kl(reference, _log_probs(toy.model, tiny_batches)))
+        return sum(_kl(r, _log_probs(toy.model, b)[0]) for r, b in zip(reference, tiny_batches))
 
     by_sens = layer_order(toy.names, "sensitivity", list(sens.kl))
     for n in range(1, len(toy.names)):
@@ -71,3 +71,32 @@ def test_spearman_and_bootstrap():
     per_sample = tuple(tuple(float(i + j % 2) for j in range(10)) for i in range(5))
     rho, lo, hi = bootstrap_spearman([5, 4, 3, 2, 1], per_sample)
     assert rho == pytest.approx(-1.0) and lo <= rho <= hi
+
+
+def test_probe_under_a_tight_memory_limit_gives_the_same_damage(toy, tiny_batches):
+    from luq.memlimit import MemoryLimit, limited
+    from luq.resources import process_rss_bytes
+    from luq.sensitivity import _groups
+
+    free = probe(toy, tiny_batches, LOW, HIGH)
+    tight = MemoryLimit(process_rss_bytes() + (1 << 20), "cpu", "test")
+    with limited(tight):
+        groups, on_device = _groups(toy.model, tiny_batches)
+        limited_run = probe(toy, tiny_batches, LOW, HIGH)
+    assert len(groups) == len(tiny_batches) > 1 and not on_device  # one sample at a time
+    assert _groups(toy.model, tiny_batches)[0] == [list(tiny_batches)]  # no limit: one group
+    assert limited_run.kl == pytest.approx(free.kl, rel=1e-6)
+    assert limited_run.base_kl == pytest.approx(free.base_kl, rel=1e-6)
+
+
+def test_collated_forward_gives_each_sample_its_own_distribution(tiny_llava, tiny_batches):
+    """The GPU probe's batched forward: right padding leaves every real position as alone."""
+    from luq.sensitivity import _collate, _log_probs
+
+    for has_image in (True, False):
+        group = [b for b in tiny_batches if ("pixel_values" in b) == has_image]
+        assert len(group) > 1
+        together = _log_probs(tiny_llava.model, _collate(group, pad_id=0))
+        for i, sample in enumerate(group):
+            alone = _log_probs(tiny_llava.model, sample)[0]
+            assert torch.allclose(together[i, :alone.shape[0]], alone, atol=1e-4)

@@ -7,6 +7,7 @@ import re
 import torch
 from PIL import Image
 
+from luq.memlimit import active_limit, answer_chunk
 from luq.models.prompting import chat_prompt
 
 _ARTICLES = {"a", "an", "the"}
@@ -24,10 +25,37 @@ def answer_batch(model, processor, images: list[Image.Image], questions: list[st
     """Greedy answers, one per (image, question).
 
     Prompts go through the processor's chat template (``luq.models.prompting``), are
-    left-padded together, and decoded without special tokens.
+    left-padded together, and decoded without special tokens. Under an active memory limit
+    (:mod:`luq.memlimit`) they are answered in sub-batches whose activations fit.
     """
     if len(images) != len(questions):
         raise ValueError("one question per image")
+    if active_limit() is None or len(questions) <= 1:
+        return _answer(model, processor, images, questions, max_new_tokens)
+    tokens = _prompt_tokens(model, processor, images[0], questions[0])
+    step = answer_chunk(model, len(questions), tokens, max_new_tokens)
+    out: list[str] = []
+    while len(out) < len(questions):
+        i = len(out)
+        try:
+            out += _answer(model, processor, images[i:i + step], questions[i:i + step],
+                           max_new_tokens)
+        except torch.OutOfMemoryError:  # the estimate was short: halve and go on
+            if step == 1:
+                raise
+            torch.cuda.empty_cache()
+            step //= 2
+    return out
+
+
+def _prompt_tokens(model, processor, image: Image.Image, question: str) -> int:
+    """Positions of one prompt (the image's tokens included), a little over for the longest."""
+    enc = processor(images=[image.convert("RGB")], text=[chat_prompt(processor, question, True)],
+                    return_tensors="pt")
+    return int(enc["input_ids"].shape[1] * 1.25) + 8
+
+
+def _answer(model, processor, images, questions, max_new_tokens: int) -> list[str]:
     tok = processor.tokenizer
     prompts = [chat_prompt(processor, q, True) for q in questions]
     side = tok.padding_side

@@ -19,7 +19,9 @@ from transformers import AutoConfig, AutoModelForImageTextToText, PretrainedConf
 
 from luq.hub import HUB_ID, hub_online
 from luq.limits import ConfigTooLarge, check_config, estimate_parameters, read_config_file
+from luq.memlimit import active_limit
 from luq.models.adapters import ArchAdapter, adapter_for
+from luq.models.detail import IMAGE_DETAILS, default_detail, set_image_detail
 from luq.models.prompting import load_processor
 from luq.models.registry import ASSETS, get_entry
 from luq.models.tiny import TINY_CONFIGS, tiny_config, tiny_processor
@@ -38,6 +40,7 @@ class LoadedModel:
     model: nn.Module
     processor: object | None
     adapter: ArchAdapter
+    image_detail: str = "model"  # luq.models.detail: the processor's setting
 
 
 def default_device() -> torch.device:
@@ -142,7 +145,7 @@ def build_meta_model(name_or_config: str | PretrainedConfig) -> nn.Module:
 
 def load_model(name: str, device: torch.device | str | None = None,
                dtype: torch.dtype | None = None, trust_remote_code: bool = False,
-               seed: int = 0) -> LoadedModel:
+               seed: int = 0, image_detail: str | None = None) -> LoadedModel:
     """Loads a model (and its processor) by registry name, local path or hub id.
 
     Args:
@@ -151,12 +154,18 @@ def load_model(name: str, device: torch.device | str | None = None,
         dtype: defaults to fp32 on CPU, bf16/fp16 on GPU.
         trust_remote_code: only for checkpoints you trust; off by default.
         seed: initialisation seed of tiny random models.
+        image_detail: ``model`` or ``one-tile`` (:mod:`luq.models.detail`; default: one tile
+            on the CPU, the model's own on a GPU).
 
     Raises:
         ModelLoadError: with what to do (e.g. "needs a download; you are offline").
     """
     device = torch.device(device) if device is not None else default_device()
     dtype = dtype or default_dtype(device)
+    detail = image_detail or default_detail(device)
+    if detail not in IMAGE_DETAILS:
+        raise ValueError(f"image detail must be one of {', '.join(IMAGE_DETAILS)}, got "
+                         f"{detail!r}")
     if name in TINY_CONFIGS:
         torch.manual_seed(seed)
         model = AutoModelForImageTextToText.from_config(tiny_config(name)).to(device, dtype)
@@ -175,13 +184,23 @@ def load_model(name: str, device: torch.device | str | None = None,
         raise ModelLoadError(_load_hint(name, err)) from None
     if "device_map" not in kwargs:
         model = model.to(device)
-    return LoadedModel(name, model.eval(), processor, adapter_for(model))
+    set_image_detail(processor, detail)
+    return LoadedModel(name, model.eval(), processor, adapter_for(model), detail)
 
 
 def _check_fits(name: str, config: PretrainedConfig, device: torch.device,
                 dtype: torch.dtype) -> None:
-    """Refuses a model whose weights (estimated from its config) exceed the free memory."""
+    """Refuses a model whose weights (estimated from its config) exceed the room the memory
+    limit leaves (:mod:`luq.memlimit`), or without one the free memory."""
     need = estimate_parameters(config.to_dict()) * torch.finfo(dtype).bits // 8
+    limit = active_limit()
+    if limit is not None and torch.device(limit.device).type == device.type:
+        if need > limit.headroom():
+            raise ModelLoadError(f"{name} needs about {need / 1e9:.1f} GB for its "
+                                 f"{str(dtype).removeprefix('torch.')} weights; "
+                                 f"{limit.headroom() / 1e9:.1f} GB is left under the memory "
+                                 f"limit of {limit.describe()}")
+        return
     free = available_memory_bytes(device)
     if free is not None and need > free:
         raise ModelLoadError(f"{name} needs about {need / 1e9:.1f} GB for its "

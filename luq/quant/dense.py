@@ -79,6 +79,14 @@ class DenseCache:
         for module in [m for m in self._owners if m not in keep]:
             self.drop(module)
 
+    def resize(self, limit_bytes: int | None) -> None:
+        """A new bound; entries are dropped (latest first) until the cache is within it."""
+        if limit_bytes is not None and limit_bytes < 0:
+            raise ValueError(f"limit_bytes must be >= 0 or None, got {limit_bytes}")
+        self.limit = limit_bytes
+        while limit_bytes is not None and self.nbytes > limit_bytes and self._owners:
+            self.drop(next(reversed(self._owners)))
+
     def clear(self) -> None:
         """Drops every cached weight and this thread's scratch buffer."""
         self.retain(())

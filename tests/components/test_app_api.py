@@ -90,7 +90,7 @@ def test_accuracy_floor_rule(client):
 def test_only_documented_endpoints_are_public(client):
     named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert named == {"/profile", "/sensitivity", "/plan", "/answer", "/load_model",
-                     "/what_fits", "/gguf", "/answer_llamacpp"}
+                     "/what_fits", "/gguf", "/answer_llamacpp", "/image_detail"}
 
 
 def test_unknown_words_are_flagged_before_the_answers(client):
@@ -190,6 +190,16 @@ def test_bad_images_are_clear_errors_and_the_app_keeps_serving(client, tmp_path)
 def test_bad_questions(client, question, message):
     with pytest.raises(Exception, match=message):
         _answer(client, EXAMPLE, question)
+
+
+def test_image_detail_says_what_a_picture_costs_and_plans_still_follow(client):
+    info = client.predict("model", api_name="/image_detail")  # the model is session state
+    assert "Image detail: model" in info and "costs 64 image tokens at one tile and 64" in info
+    info = client.predict("one-tile", api_name="/image_detail")
+    assert "Image detail: one-tile" in info
+    assert _plan(client, MID)[-1]["memory_bytes"] <= MID * 1e6
+    with pytest.raises(Exception, match="not in the list of choices|Image detail is one of"):
+        client.predict("huge", api_name="/image_detail")
 
 
 def test_unloadable_model_keeps_the_current_one(client):

@@ -232,3 +232,9 @@ def test_uploads_over_the_size_cap_are_refused(client, tmp_path):
         client.predict(handle_file(str(big)), "what color is the circle ?", MID, *SETTINGS,
                        False, api_name="/answer")
     _alive(client)
+
+
+@HOSTILE
+@given(detail=strings)
+def test_image_detail(client, rss_before, detail):
+    _check(lambda: client.predict(detail, api_name="/image_detail"))
