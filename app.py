@@ -19,6 +19,8 @@ from components.entropy_panel import build_entropy_panel, profile_model
 from components.model_picker import build_model_picker
 from components.queues import INTERACTIVE, PROFILE
 from components.whatfits_panel import build_whatfits_panel
+from luq.memlimit import resolve_limit
+from luq.models.loading import default_device
 
 CONCURRENCY = 2  # requests that run models share one CPU-bound model: keep it small
 MAX_FILE_SIZE = "10mb"  # uploads: images and config.json files are far smaller
@@ -53,5 +55,6 @@ def build_demo() -> gr.Blocks:
 demo = build_demo()
 
 if __name__ == "__main__":
+    resolve_limit(default_device()).activate()  # LUQ_MEMORY_GB, else free memory less 10 %
     demo.queue(default_concurrency_limit=CONCURRENCY).launch(show_error=False,
                                                              max_file_size=MAX_FILE_SIZE)

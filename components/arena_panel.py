@@ -27,10 +27,10 @@ from luq.deploy import engine_prompt
 from luq.embedded.model import vocabulary
 from luq.evaluation import answer_batch
 from luq.images import load_image
+from luq.memlimit import held_line
 from luq.memory import resident_weight_bytes
 from luq.models.prompting import unknown_words
 from luq.models.registry import ASSETS
-from luq.resources import process_rss_bytes
 
 MAX_QUESTION = 200
 LLAMACPP_TITLE = "### LUQ in llama.cpp (GGUF)"
@@ -136,7 +136,7 @@ def answer_three(model: str, image, question: str, budget_mb: float, low_choice:
     else:
         cards.append(_llamacpp_card(session, luq, picture, question))
     notice = word_notice(model, question)
-    rss = f"Process RSS {process_rss_bytes() / 1e6:.0f} MB (every model variant cached)."
+    rss = f"{held_line()} Every model variant built so far is cached."
     return (f"{notice}\n\n{rss}" if notice else rss, *cards)
 
 

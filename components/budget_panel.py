@@ -29,6 +29,7 @@ from luq.defaults import uniform_baselines
 from luq.engines.convert import ConversionError
 from luq.engines.llamacpp import LlamaCppError
 from luq.export.gguf import GGUFExportError
+from luq.memlimit import held_line
 from luq.plan import BitPlan
 from luq.quant.spec import QuantSpec
 from luq.select import ORDER_LABELS, ORDERS, PLAN_ORDERS
@@ -161,8 +162,7 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
                f"**{session.evaluation.metric.capitalize()} {accuracy:.1%}** "
                f"({session.evaluation.description}).\n\nReal memory: the running model holds "
                f"**{real['resident_weight_bytes'] / 1e6:.3f} MB** of weight tensors (modules in "
-               f"use, dense caches included); the process RSS is "
-               f"{real['rss_bytes'] / 1e6:.0f} MB."
+               f"use, dense caches included). {held_line()}"
                + _gguf_line(session, sel.plan, mem.total_bytes)
                + (f"\n\n_{sel.note}_" if sel.note else "")
                + "".join(f"\n\n_{line}_" for line in fallback_notes(

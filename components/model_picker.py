@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import gradio as gr
@@ -35,16 +36,16 @@ DETAILS = [("one tile (the CPU default)", "one-tile"), ("the model's own process
 
 def detail_line(session) -> str:
     """What a picture costs at each image detail, measured through the model's processor."""
-    processor, loaded = session.loaded.processor, session.loaded
-    if processor is None or getattr(processor, "image_processor", None) is None:
+    loaded = session.loaded
+    if loaded.processor is None or getattr(loaded.processor, "image_processor", None) is None:
         return ""
+    processor = copy.deepcopy(loaded.processor)  # the shared one stays as it is
     token = loaded.adapter.image_token_id(loaded.model)
     now = session.image_detail
     costs = {}
     for detail in IMAGE_DETAILS:
         set_image_detail(processor, detail)
         costs[detail] = image_tokens(processor, token)
-    set_image_detail(processor, now)
     return (f"**Image detail: {now}.** A 64-pixel picture costs {costs['one-tile']} image "
             f"tokens at one tile and {costs['model']} with the model's own processor; every "
             "image token runs through every decoder block, so an answer's time grows with it.")
@@ -64,7 +65,7 @@ def switch_detail(detail: str, current: str) -> str:
 
 
 @public("Loading the model")
-def switch_model(name: str, current: str) -> tuple[str, str, str]:
+def switch_model(name: str, current: str) -> tuple[str, str, str, str]:
     """Loads ``name``; on failure keeps ``current`` and says why (the app stays usable)."""
     name = short_text(name, "The model")
     if not name:
@@ -78,7 +79,7 @@ def switch_model(name: str, current: str) -> tuple[str, str, str]:
         session = MODELS.get(name)
     except (ModelLoadError, ValueError) as err:
         raise gr.Error(f"Could not load {name}: {err} The app stays on {current}.") from None
-    return name, name, describe(name) + "\n\n" + detail_line(session)
+    return name, name, describe(name) + "\n\n" + detail_line(session), session.image_detail
 
 
 def build_model_picker():
@@ -94,7 +95,7 @@ def build_model_picker():
                                "processor splits it")
     info = gr.Markdown(describe(EMBEDDED_NAME))
     current = gr.State(EMBEDDED_NAME)
-    switched = picker.input(switch_model, [picker, current], [picker, current, info],
+    switched = picker.input(switch_model, [picker, current], [picker, current, info, detail],
                             api_name="load_model", **LOADING)
     detail.input(switch_detail, [detail, current], [info], api_name="image_detail", **LOADING)
     return picker, current, switched

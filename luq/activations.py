@@ -135,8 +135,9 @@ class ActivationRecorder:
         if self._mask is None or self._mask.numel() != flat.shape[0]:
             return  # a decode step of generate(): positions unknown, skip
         res = self._reservoirs(name)
-        res["image"].add(flat[self._mask])
-        res["text"].add(flat[~self._mask])
+        mask = self._mask.to(flat.device)  # blocks may sit on other GPUs (device_map)
+        res["image"].add(flat[mask])
+        res["text"].add(flat[~mask])
 
     def __enter__(self) -> ActivationRecorder:
         for name, block in zip(self.block_names, self.adapter.blocks(self.model)):

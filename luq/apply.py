@@ -242,7 +242,7 @@ class VariantStore:
             self.current = None
             self._trim_dense()
 
-    def _fit_dense(self) -> None:
+    def _fit_dense(self, in_use: set | None = None) -> None:
         """Under an active memory limit (:mod:`luq.memlimit`), the dense cache gets half the
         room the limit leaves beside everything else held, less a reserve for activations
         (the other half is for what runs: evaluation batches, the probe's references)."""
@@ -252,15 +252,18 @@ class VariantStore:
                 self.dense.resize(self._dense_bound)
             return
         room = max(0, limit.headroom() + self.dense.nbytes - int(RESERVE * limit.nbytes)) // 2
+        if in_use is not None and self.dense.nbytes > room:
+            self.dense.retain(in_use)  # blocks out of use go first
         self.dense.resize(room if self._dense_bound is None else min(room, self._dense_bound))
 
     def _trim_dense(self) -> None:
-        """With a bounded cache (or a memory limit), only the blocks in use keep dense
-        weights; then the cache is fitted to the room left."""
-        if self.dense.limit is not None or active_limit() is not None:
-            self.dense.retain(m for block in self.blocks for m in block.modules()
-                              if isinstance(m, QuantLinear))
-        self._fit_dense()
+        """With a bounded cache only the blocks in use keep dense weights; under a memory limit
+        the cache is fitted to the room left, blocks out of use dropped first."""
+        in_use = {m for block in self.blocks for m in block.modules()
+                  if isinstance(m, QuantLinear)}
+        if self._dense_bound is not None:
+            self.dense.retain(in_use)
+        self._fit_dense(in_use)
 
 
 LayerVariantCache = VariantStore  # the name the app, CLI and benchmarks first used

@@ -67,6 +67,11 @@ def damage_table(session, specs: Sequence[QuantSpec], base: QuantSpec,
     return table
 
 
+def forget_frontiers(session) -> None:
+    """Drops the session's memoised frontiers (its store, statistics or images changed)."""
+    _FRONTIERS.pop(session, None)
+
+
 def allocator_frontier(session, high: QuantSpec, low: QuantSpec,
                        types: Sequence[QuantSpec] | None = None,
                        progress: Progress | None = None) -> Frontier:
@@ -76,7 +81,7 @@ def allocator_frontier(session, high: QuantSpec, low: QuantSpec,
     type on every row) are counted once, the one nearer the base kept. Memoised per session
     and calibration source: a slider move re-reads no probe and hashes no weights.
     """
-    key = (high, low, tuple(types or ()), session.source.key)
+    key = (high, low, tuple(types or ()), session.source.key, session.image_detail)
     memo = _FRONTIERS.setdefault(session, {})
     if key not in memo:
         memo[key] = _frontier(session, high, low, types, progress)

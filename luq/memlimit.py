@@ -108,10 +108,9 @@ def limited(limit: MemoryLimit | None):
     try:
         yield limit
     finally:
+        deactivate()  # an inner CUDA cap is lifted even when an outer CPU limit returns
         if previous is not None:
             previous.activate()
-        else:
-            deactivate()
 
 
 def parse_gb(value: str | float | None, what: str = ENV) -> float | None:
@@ -144,6 +143,18 @@ def resolve_limit(device: torch.device | str = "cpu", gb: float | None = None,
         return MemoryLimit(max(2 * held, int(4 * GB)), name, "a guess (free memory unknown)")
     return MemoryLimit(int((free + held) * (1 - MARGIN)), name,
                        f"free at start less {MARGIN:.0%}")
+
+
+def held_line() -> str:
+    """What the process holds now, against the active limit: one line for the app."""
+    limit = _ACTIVE
+    if limit is not None and torch.device(limit.device).type == "cuda":
+        device = torch.device(limit.device)
+        return (f"GPU memory held {torch.cuda.memory_reserved(device) / GB:.2f} GB "
+                f"({torch.cuda.memory_allocated(device) / GB:.2f} GB in tensors) of the "
+                f"{limit.describe()} limit; process RSS {process_rss_bytes() / 1e6:.0f} MB.")
+    rss = f"Process RSS {process_rss_bytes() / 1e6:.0f} MB"
+    return f"{rss} of the {limit.describe()} limit." if limit is not None else f"{rss}."
 
 
 def check_fits(need: int, what: str, limit: MemoryLimit | None = None) -> None:

@@ -114,12 +114,33 @@ def _batches(model, samples: list[dict]) -> list[tuple[dict, list[int]]]:
     return out
 
 
-def _per_sample(model, samples: list[dict]) -> list[torch.Tensor]:
-    """Each sample's log-probabilities ``(T_i, V)``, from as few forwards as fit."""
+def _references(model, samples: list[dict], on_device: bool) -> list[torch.Tensor]:
+    """Each sample's full-precision log-probabilities ``(T_i, V)``, one forward batch at a
+    time, kept on the model's device (copies, so no padded batch stays alive) or in CPU
+    memory."""
     out = []
     for batch, lengths in _batches(model, samples):
         logp = _log_probs(model, batch)
-        out += [logp[i, :n] for i, n in enumerate(lengths)]
+        out += [logp[i, :n].clone() if on_device else logp[i, :n].cpu()
+                for i, n in enumerate(lengths)]
+        del logp
+    return out
+
+
+def _kls(model, samples: list[dict], reference: list[torch.Tensor]) -> list[float]:
+    """Each sample's mean ``KL(ref || current)``, one forward batch at a time, on the device."""
+    out: list[float] = []
+    for batch, lengths in _batches(model, samples):
+        logp = _log_probs(model, batch)
+        refs = reference[len(out):len(out) + len(lengths)]
+        if logp.device.type == "cpu":  # as measured so far: one float per sample
+            out += [_kl(r, logp[i, :n]) for i, (r, n) in enumerate(zip(refs, lengths))]
+        else:  # one transfer back per batch
+            out += torch.stack([
+                F.kl_div(logp[i, :n], r.to(logp.device, non_blocking=True), log_target=True,
+                         reduction="none").sum(-1).mean()
+                for i, (r, n) in enumerate(zip(refs, lengths))]).tolist()
+        del logp
     return out
 
 
@@ -180,27 +201,22 @@ def probe(cache: LayerVariantCache, batches: list[dict], low: QuantSpec,
     plans = [BitPlan.uniform(names, base)] + [BitPlan.mixed(names, base, low, [n])
                                               for n in names]
     labels = ["the base plan"] + list(names)
-    previous = cache.current
+    with cache.lock.background():  # the plan to put back, read where no one changes it
+        previous = cache.current
 
     def step(plan: BitPlan | None, fn):
         with cache.lock.background():
             cache.apply(plan) if plan is not None else cache.restore()
             return fn()
 
-    def reference_of(group: list[dict], on_device: bool) -> list[torch.Tensor]:
-        return [x if on_device else x.cpu() for x in _per_sample(cache.model, group)]
-
-    def kl_of(group: list[dict], reference: list[torch.Tensor]) -> list[float]:
-        return [_kl(r, x) for r, x in zip(reference, _per_sample(cache.model, group))]
-
     groups, on_device = _groups(cache.model, batches)
     kl: list[list[float]] = [[] for _ in plans]
     total, done = len(groups) * len(plans), 0
     try:
         for group in groups:
-            reference = step(None, lambda g=group: reference_of(g, on_device))
+            reference = step(None, lambda g=group: _references(cache.model, g, on_device))
             for j, plan in enumerate(plans):
-                kl[j] += step(plan, lambda g=group, r=reference: kl_of(g, r))
+                kl[j] += step(plan, lambda g=group, r=reference: _kls(cache.model, g, r))
                 done += 1
                 if progress:
                     progress(done, total, f"probing {labels[j]}")

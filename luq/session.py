@@ -15,7 +15,7 @@ from typing import TypeVar
 from luq.apply import VariantStore
 from luq.calibration import CalibrationConfig, calibration_batches
 from luq.curve import order_curve
-from luq.damage import allocate_selection
+from luq.damage import allocate_selection, forget_frontiers
 from luq.locks import FairRLock
 from luq.memory import MemoryReport, model_layout, plan_memory
 from luq.models.detail import set_image_detail
@@ -69,18 +69,12 @@ class Session:
         return VariantStore(self.loaded.model, self.loaded.adapter,
                             calibration=self.calibration_inputs)
 
-    def calibration_inputs(self) -> list[dict]:
-        """Model inputs of the session's calibration (source and mix), for statistics."""
+    def calibration_inputs(self) -> list[dict]:  # the calibration's model inputs
         return calibration_batches(self.loaded.processor, self.source.rows,
                                    self.source.text_prompts, self.statistics)
 
-    @property
-    def name(self) -> str:
-        return self.loaded.name
-
-    @property
-    def block_names(self) -> list[str]:
-        return self.layout.block_names
+    name = property(lambda self: self.loaded.name)
+    block_names = property(lambda self: self.layout.block_names)
 
     # -- running the model -------------------------------------------------------------------
 
@@ -116,25 +110,29 @@ class Session:
                             doc="How many image tokens a picture costs (luq.models.detail).")
 
     def set_image_detail(self, detail: str) -> None:
-        """Pictures at ``detail`` from now on; measured accuracies and scores are dropped."""
+        """Pictures at ``detail`` from now on; what was built or measured through the old
+        setting is dropped."""
         with self.lock:
             set_image_detail(self.loaded.processor, detail)
             self.loaded.image_detail = detail
-            self._scores.clear()
-            self._accuracy.clear()
+            self._reset()
 
     def set_source(self, source: CalibrationSource) -> None:
         """Calibrates on ``source`` from now on: statistics, variants built with them and
         scores are dropped (a new source means new statistics), the model is restored."""
         with self.lock:
-            if source.key == self.source.key:
-                return
-            self.store.restore()
-            self.source = source
-            self.store = self._new_store()
-            self.store.lock = self.lock  # one lock per session, whatever store it holds
-            self._scores.clear()
-            self._accuracy.clear()
+            if source.key != self.source.key:
+                self.source = source
+                self._reset()
+
+    def _reset(self) -> None:
+        """A new store, no scores, accuracies or frontiers; one lock, whatever the store."""
+        self.store.restore()
+        self.store = self._new_store()
+        self.store.lock = self.lock
+        self._scores.clear()
+        self._accuracy.clear()
+        forget_frontiers(self)
 
     def _key(self, plan: BitPlan | None) -> tuple:
         specs = tuple(a.spec for a in plan.layers) if plan is not None else ("full",)

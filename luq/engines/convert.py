@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from luq.models.detail import own_settings
+
 # What a failed conversion usually means, by a phrase of its error.
 _HINTS = {
     "pre-tokenizer was not recognized": (
@@ -236,7 +238,8 @@ def save_folder(model, folder: Path, processor, tokenizer_dir) -> None:
     of the processor's when given, and the text architecture some configs omit."""
     model.save_pretrained(folder)
     if processor is not None:
-        processor.save_pretrained(folder)
+        with own_settings(processor):  # the model's own image settings, not a CPU cap
+            processor.save_pretrained(folder)
     # save_pretrained of a fast tokenizer leaves out the SentencePiece model the converter
     # reads: take it from the folder the model was loaded from
     source = Path(str(getattr(model.config, "_name_or_path", "") or "")) / "tokenizer.model"

@@ -32,7 +32,8 @@ def answer_batch(model, processor, images: list[Image.Image], questions: list[st
         raise ValueError("one question per image")
     if active_limit() is None or len(questions) <= 1:
         return _answer(model, processor, images, questions, max_new_tokens)
-    tokens = _prompt_tokens(model, processor, images[0], questions[0])
+    spread = range(0, len(questions), max(1, len(questions) // 8))  # pictures differ in tokens
+    tokens = max(_prompt_tokens(model, processor, images[i], questions[i]) for i in spread)
     step = answer_chunk(model, len(questions), tokens, max_new_tokens)
     out: list[str] = []
     while len(out) < len(questions):
@@ -40,11 +41,12 @@ def answer_batch(model, processor, images: list[Image.Image], questions: list[st
         try:
             out += _answer(model, processor, images[i:i + step], questions[i:i + step],
                            max_new_tokens)
+            continue
         except torch.OutOfMemoryError:  # the estimate was short: halve and go on
             if step == 1:
                 raise
-            torch.cuda.empty_cache()
-            step //= 2
+        torch.cuda.empty_cache()  # after the failed batch's tensors are gone
+        step //= 2
     return out
 
 

@@ -16,6 +16,7 @@ from transformers import AutoConfig, AutoModelForImageTextToText
 from transformers.initialization import no_init_weights
 
 from luq.models.adapters import adapter_for
+from luq.models.detail import own_settings
 from luq.models.loading import LoadedModel
 from luq.models.prompting import load_processor
 from luq.plan import BitPlan
@@ -55,7 +56,8 @@ def save_quantized(model: nn.Module, plan: BitPlan, out_dir: str | Path,
     save_model(model, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
     plan.save(out / PLAN_FILE)
     if processor is not None:
-        processor.save_pretrained(out)
+        with own_settings(processor):  # the model's own, not a cap
+            processor.save_pretrained(out)
     return out
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
+from contextlib import contextmanager
 from dataclasses import is_dataclass
 
 import torch
@@ -24,6 +26,7 @@ from PIL import Image
 
 IMAGE_DETAILS = ("model", "one-tile")
 ONE_TILE_PIXELS = 448 * 448  # Qwen-VL: at most 256 merged image tokens per picture
+_OWN: dict[int, dict] = {}  # id(image processor) -> its own settings, while it lives
 _KEYS = ("do_image_splitting", "size", "max_image_size", "crop_size", "min_pixels",
          "max_pixels", "patch_size", "merge_size", "image_seq_len")
 
@@ -58,9 +61,11 @@ def set_image_detail(processor, detail: str) -> None:
     image = getattr(processor, "image_processor", None)
     if image is None:
         return
-    own = image.__dict__.setdefault("_luq_model_detail", {
-        k: _copy(getattr(image, k)) for k in ("do_image_splitting", "size") if hasattr(image, k)})
-    for key, value in own.items():  # back to the model's own first
+    if id(image) not in _OWN:  # kept beside the object: nothing extra is ever serialised
+        _OWN[id(image)] = {k: _copy(getattr(image, k)) for k in ("do_image_splitting", "size")
+                           if hasattr(image, k)}
+        weakref.finalize(image, _OWN.pop, id(image), None)
+    for key, value in _OWN[id(image)].items():  # back to the model's own first
         setattr(image, key, _copy(value))
     if detail == "model":
         return
@@ -73,6 +78,22 @@ def set_image_detail(processor, detail: str) -> None:
     if "shortest_edge" in size and "longest_edge" in size \
             and hasattr(image, "merge_size"):  # Qwen-VL: size holds min/max pixels
         image.size = _with(image.size, longest_edge=min(size["longest_edge"], ONE_TILE_PIXELS))
+
+
+@contextmanager
+def own_settings(processor):
+    """The processor at the model's own settings inside the block (what an export writes),
+    at the settings it had after it."""
+    image = getattr(processor, "image_processor", None)
+    saved = {k: _copy(getattr(image, k)) for k in ("do_image_splitting", "size")
+             if image is not None and hasattr(image, k)}
+    if image is not None and id(image) in _OWN:
+        set_image_detail(processor, "model")
+    try:
+        yield processor
+    finally:
+        for key, value in saved.items():
+            setattr(image, key, value)
 
 
 def image_settings(processor) -> dict:

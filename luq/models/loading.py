@@ -169,7 +169,9 @@ def load_model(name: str, device: torch.device | str | None = None,
     if name in TINY_CONFIGS:
         torch.manual_seed(seed)
         model = AutoModelForImageTextToText.from_config(tiny_config(name)).to(device, dtype)
-        return LoadedModel(name, model.eval(), tiny_processor(name), adapter_for(model))
+        processor = tiny_processor(name)
+        set_image_detail(processor, detail)
+        return LoadedModel(name, model.eval(), processor, adapter_for(model), detail)
     entry = get_entry(name)
     source = str(entry.local_path) if entry is not None and entry.local_path else name
     config = resolve_config(source, trust_remote_code)  # sizes checked before any weight

@@ -63,7 +63,7 @@ def test_plan_endpoint_respects_the_budget(client):
     assert 0.0 <= plan["accuracy"] <= 1.0
     assert "Accuracy" in summary and "100 fixed test questions" in summary
     assert re.search(r"holds \*\*[\d.]+ MB\*\* of weight tensors", summary)
-    assert re.search(r"process RSS is \d+ MB", summary)
+    assert re.search(r"Process RSS \d+ MB", summary)
     files = {Path(p).name: Path(p) for p in paths}
     assert set(files) == {"plan.json", "gptqmodel-config.json", "llama-quantize.json"}
     assert files["plan.json"].read_text().count('"name"') == len(plan["layers"])

@@ -58,8 +58,9 @@ def test_profiles_are_cached_per_image_settings(tmp_path, monkeypatch, tiny_llav
     image = tiny_llava.processor.image_processor
     crop = dict(image.crop_size)
     try:
+        before = settings_key(tiny_llava.processor)
         image.crop_size = {"height": 24, "width": 24}  # another resolution, same weights
-        assert settings_key(tiny_llava.processor) != ""
+        assert settings_key(tiny_llava.processor) != before
         keys = {p.name for p in tmp_path.iterdir()}
         monkeypatch.setattr(pipeline, "profile_entropy",
                             lambda *a, **k: pytest.fail("no new profile should be needed"))
@@ -71,3 +72,32 @@ def test_profiles_are_cached_per_image_settings(tmp_path, monkeypatch, tiny_llav
         assert {p.name for p in tmp_path.iterdir()} == keys
     finally:
         image.crop_size = crop
+
+
+def test_a_processor_at_one_tile_saves_the_model_s_own_settings(tmp_path):
+    """Exports write the checkpoint's own image settings, never the CPU cap."""
+    from transformers import AutoImageProcessor
+
+    from luq.models.detail import own_settings
+
+    processor = shaped_processor("smolvlm-256m", "one-tile")
+    with own_settings(processor):
+        processor.save_pretrained(tmp_path)
+    saved = AutoImageProcessor.from_pretrained(tmp_path)
+    assert saved.do_image_splitting is True and dict(saved.size) == {"longest_edge": 2048}
+    assert processor.image_processor.do_image_splitting is False  # still capped here
+    processor.save_pretrained(tmp_path / "capped")  # nothing of ours makes it unsavable
+
+
+def test_a_session_drops_what_it_built_through_the_old_image_detail(tiny_llava):
+    from luq.defaults import HIGH
+    from luq.session import Session
+
+    session = Session(tiny_llava)
+    session.prepare([HIGH])
+    store = session.store
+    session._accuracy[("x",)] = 1.0
+    session.set_image_detail("one-tile")
+    assert session.image_detail == "one-tile" and session.store is not store
+    assert session.store.lock is session.lock and not session._accuracy
+    session.set_image_detail("model")
