@@ -89,7 +89,7 @@ def build_model_picker():
         picker = ui.Dropdown(model_names(), value=EMBEDDED_NAME, label="Model",
                              allow_custom_value=True, scale=2,
                              info="Hub checkpoints need network the first time.")
-        detail = gr.Radio(DETAILS, value=default_detail(default_device()),
+        detail = ui.Radio(DETAILS, value=default_detail(default_device()),
                           label="Image detail", scale=1,
                           info="image tokens per picture: one tile, or as the model's own "
                                "processor splits it")

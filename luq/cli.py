@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import nullcontext
 
 from luq import commands
 from luq.defaults import HIGH, LOW
@@ -217,13 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     _add_device_args(parser)
     args = parser.parse_args(argv)
     try:
+        limit = None
         if hasattr(args, "memory_gb"):
             from luq.memlimit import parse_gb, resolve_limit
             from luq.models.loading import default_device
 
             gb = parse_gb(args.memory_gb, "--memory-gb") if args.memory_gb is not None else None
-            resolve_limit(default_device(), gb).activate()
-        result = args.func(args)
+            limit = resolve_limit(default_device(), gb)
+        from luq.memlimit import limited
+
+        with limited(limit) if limit is not None else nullcontext():
+            result = args.func(args)
     except (ValueError, RuntimeError, OSError, ImportError, MemoryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -88,7 +88,7 @@ def test_min_accuracy_plan_stops_at_the_floor(env, profile, tmp_path):
 
 def test_export_writes_every_format(env, profile, tmp_path):
     plan_path = tmp_path / "plan.json"
-    _run(env, "plan", "--profile", str(profile), "--budget-mb", "2.3", "--out", str(plan_path))
+    _run(env, "plan", "--profile", str(profile), "--budget-mb", "8.0", "--out", str(plan_path))
     for fmt in ("json", "gptqmodel", "llamacpp"):
         out = _run(env, "export", "--plan", str(plan_path), "--format", fmt, "--out",
                    str(tmp_path / f"{fmt}.json"))
@@ -110,7 +110,7 @@ def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profi
     from luq.engines.llamacpp import LlamaCppModel
 
     plan_path = tmp_path / "plan.json"
-    _run(env, "plan", "--profile", str(profile), "--budget-mb", "2.3", "--out", str(plan_path))
+    _run(env, "plan", "--profile", str(profile), "--budget-mb", "8.0", "--out", str(plan_path))
     out = _run(env, "export", "--plan", str(plan_path), "--format", "gguf", "--samples", "8",
                "--out", str(tmp_path / "gguf"))
     n_low = json.loads(plan_path.read_text())["layers"]
@@ -140,7 +140,7 @@ def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profi
 
 def test_eval_in_llamacpp_reports_accuracy_size_memory_and_speed(env, profile, tmp_path):
     plan_path = tmp_path / "plan.json"
-    _run(env, "plan", "--profile", str(profile), "--budget-mb", "2.3", "--out", str(plan_path))
+    _run(env, "plan", "--profile", str(profile), "--budget-mb", "8.0", "--out", str(plan_path))
     torch_run = _run(env, "eval", "--plan", str(plan_path), "--n", "60")
     engine_run = _run(env, "eval", "--engine", "llamacpp", "--plan", str(plan_path), "--n", "60",
                       "--gguf-dir", str(tmp_path / "gguf"))

@@ -67,7 +67,7 @@ def test_a_tight_limit_evicts_dense_weights_and_chunks_batches_with_equal_result
     calls = []
     real = answer_module._answer
     monkeypatch.setattr(answer_module, "_answer", lambda *a: calls.append(len(a[2])) or real(*a))
-    tight = MemoryLimit(process_rss_bytes() + (1 << 20), "cpu", "test")
+    tight = MemoryLimit(process_rss_bytes() // 2, "cpu", "test")  # already over it: no room
     with limited(tight):
         store.apply(plan)  # the dense cache is fitted to the room: none
         assert store.dense.limit == 0 and store.dense.nbytes == 0

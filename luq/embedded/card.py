@@ -41,6 +41,13 @@ same pieces and merges as `tokenizer.json`, which also lowercases) and a `LlavaP
 with a chat template (`user :<image>question assistant : answer<eos>`). It loads with
 `AutoProcessor` and `AutoModelForImageTextToText.from_pretrained` from this folder, offline.
 
+**Widths (third edition).** Every decoder linear has rows of {t.hidden_size} or
+{t.intermediate_size} inputs, multiples of 256, so every llama.cpp type the explorer offers
+(K- and i-quants store blocks of 256 weights) applies as itself; the tower and projector
+({v.hidden_size} wide) hold the mmproj types offered (Q8_0, Q4_K). The second edition's
+decoder (hidden 128, intermediate 384) could hold none of them: IQ1_M fell back to Q1_0,
+Q4_K and Q2_K to Q4_0, IQ2_XXS to IQ4_NL (a "2-bit" block stored at 4.5 bits).
+
 **llama.cpp.** `convert_hf_to_gguf.py` converts the language model (a SentencePiece
 "llama" vocabulary); the tower and projector go llama.cpp's LLaVA route as an
 `mmproj` GGUF (projector type `mlp`; `python -m luq export --format gguf` writes both, with a

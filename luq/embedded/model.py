@@ -146,8 +146,8 @@ def build_processor(spm_model: bytes | None = None) -> LlavaProcessor:
                           image_token=IMAGE_TOKEN)
 
 
-def build_config(tokenizer: PreTrainedTokenizerFast, layers: int = 12, hidden: int = 128,
-                 intermediate: int = 384, heads: int = 4, vision_hidden: int = 128,
+def build_config(tokenizer: PreTrainedTokenizerFast, layers: int = 12, hidden: int = 256,
+                 intermediate: int = 512, heads: int = 4, vision_hidden: int = 256,
                  vision_layers: int = 4) -> LlavaConfig:
     """The tiny LLaVA: a SigLIP tower (patch 8 on 64x64 images), GELU projector, Llama decoder.
 

@@ -172,7 +172,7 @@ def train_language(model, processor, rng: random.Random, steps: int, batch: int,
     return history
 
 
-def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (5000, 700, 1700),
+def train(out: Path, seed: int = 0, steps: tuple[int, int, int] = (4000, 600, 1500),
           batch: int = 32, lrs: tuple[float, float, float] = (2e-3, 2e-3, 1e-3),
           turns: int = 4, caption_share: float = 0.3, attention_weight: float = 1.0,
           readout_weight: float = 5.0, log: Log = lambda _: None) -> dict:
@@ -245,9 +245,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=EMBEDDED_DIR)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--vision-steps", type=int, default=5000)
-    ap.add_argument("--language-steps", type=int, default=700)
-    ap.add_argument("--joint-steps", type=int, default=1700)
+    ap.add_argument("--vision-steps", type=int, default=4000)
+    ap.add_argument("--language-steps", type=int, default=600)
+    ap.add_argument("--joint-steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--turns", type=int, default=4, help="questions per image in a chat")
     ap.add_argument("--attention-weight", type=float, default=1.0,

@@ -95,3 +95,27 @@ def test_chat_template_takes_typed_parts_and_llamacpp_strings_alike():
     assert render("<image>how many objects are there ?") == typed
     assert render([{"type": "text", "text": "describe the image ."}]) == \
         render("describe the image .") == "user : describe the image . assistant :"
+
+
+def test_every_decoder_linear_holds_every_offered_llama_cpp_type(shipped):
+    """Third edition: decoder rows are multiples of 256, so every ggml type the explorer
+    offers (K- and i-quants store blocks of 256) applies as itself, with no fallback; the
+    vision tower and projector hold the mmproj types offered (F16, Q8_0, Q4_K) likewise."""
+    from luq.models.adapters import adapter_for
+    from luq.quant import ggml_types
+    from luq.tower import TOWER_TYPES
+
+    model, _ = shipped
+    adapter = adapter_for(model)
+    linears = [m for block in adapter.blocks(model) for m in block.modules()
+               if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 7 * len(adapter.blocks(model))
+    assert all(m.in_features % 256 == 0 for m in linears), {m.in_features for m in linears}
+    for qtype in ggml_types.OFFERED:
+        assert {ggml_types.stored_type(qtype, m.in_features) for m in linears} == {qtype}
+    tower = [m for m in model.model.vision_tower.modules() if isinstance(m, torch.nn.Linear)]
+    tower += [m for m in model.model.multi_modal_projector.modules()
+              if isinstance(m, torch.nn.Linear)]
+    for qtype in TOWER_TYPES:
+        if qtype != "F16":
+            assert {ggml_types.stored_type(qtype, m.in_features) for m in tower} == {qtype}
