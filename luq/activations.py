@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from luq.memlimit import RESERVE, active_limit
+from luq.memlimit import active_limit, text_config
 from luq.models.adapters import ArchAdapter
 from luq.progress import Progress
 from luq.quant.stats import InputStats, StatsNeeds
@@ -80,13 +80,13 @@ def reservoir_device(model: nn.Module, adapter: ArchAdapter, max_tokens: int,
     weight = next(model.parameters())
     if weight.device.type == "cpu":
         return weight.device
-    text = getattr(model.config, "text_config", None) or model.config
+    text = text_config(model.config)
     width = int(getattr(text, "hidden_size", 0) or 0)
     if linears:
         width += 7 * int(getattr(text, "intermediate_size", 0) or 4 * width)
     need = len(adapter.blocks(model)) * len(MODALITIES) * max_tokens * width * weight.element_size()
     limit = active_limit()
-    room = limit.headroom() - int(RESERVE * limit.nbytes) if limit is not None else \
+    room = limit.room() if limit is not None else \
         (available_memory_bytes(weight.device) or 0)
     return weight.device if need <= room // 2 else torch.device("cpu")
 

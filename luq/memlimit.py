@@ -66,6 +66,10 @@ class MemoryLimit:
         """Bytes still allowed (never negative)."""
         return max(0, self.nbytes - self.used())
 
+    def room(self) -> int:
+        """Headroom less the :data:`RESERVE` kept for activations (never negative)."""
+        return max(0, self.headroom() - int(RESERVE * self.nbytes))
+
     def describe(self) -> str:
         return f"{self.nbytes / GB:.1f} GB on {self.device} ({self.source})"
 
@@ -168,7 +172,8 @@ def check_fits(need: int, what: str, limit: MemoryLimit | None = None) -> None:
                           f"the memory limit of {limit.describe()}")
 
 
-def _text_config(config):
+def text_config(config):
+    """The decoder's config of a multimodal config (the config itself for a text model)."""
     return getattr(config, "text_config", None) or config
 
 
@@ -179,7 +184,7 @@ def token_bytes(config, dtype: torch.dtype, kv_only: bool = False) -> int:
     the transient part is the widest activations of one block at a time, taken twice for the
     temporaries around them (``2 x (4 x hidden + 3 x intermediate)``).
     """
-    text = _text_config(config)
+    text = text_config(config)
     hidden = int(getattr(text, "hidden_size", 0) or 0)
     heads = int(getattr(text, "num_attention_heads", 1) or 1)
     kv_heads = int(getattr(text, "num_key_value_heads", None) or heads)
@@ -201,7 +206,7 @@ def answer_chunk(model, batch: int, tokens: int, new_tokens: int = 0,
     dtype = next(model.parameters()).dtype
     config = model.config
     per = token_bytes(config, dtype) * (tokens + new_tokens)
-    vocab = int(getattr(_text_config(config), "vocab_size", 0) or 0)
+    vocab = int(getattr(text_config(config), "vocab_size", 0) or 0)
     per += vocab * 4 * 2  # the last position's logits in float32, and their softmax
     room = limit.headroom() - int(RESERVE / 3 * limit.nbytes)  # a little kept back
     return max(1, min(batch, room // max(1, per)))

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from luq.apply import LayerVariantCache
-from luq.memlimit import RESERVE, active_limit, token_bytes
+from luq.memlimit import RESERVE, active_limit, text_config, token_bytes
 from luq.plan import BitPlan
 from luq.progress import Progress
 from luq.quant.spec import FULL_PRECISION, QuantSpec
@@ -89,7 +89,7 @@ def _batches(model, samples: list[dict]) -> list[tuple[dict, list[int]]]:
     weight = next(model.parameters())
     if weight.device.type == "cpu":
         return [(s, [n]) for s, n in zip(samples, lengths)]
-    text = getattr(model.config, "text_config", None) or model.config
+    text = text_config(model.config)
     pad_id = int(getattr(text, "pad_token_id", None) or 0)
     vocab = int(getattr(text, "vocab_size", 0) or 1)
     per_token = token_bytes(model.config, weight.dtype) + 3 * vocab * 4
@@ -153,14 +153,14 @@ def _groups(model, batches: list[dict]) -> tuple[list[list[dict]], bool]:
     when one sample's fit there, else they wait in CPU memory.
     """
     device = next(model.parameters()).device
-    text = getattr(model.config, "text_config", None) or model.config
+    text = text_config(model.config)
     vocab = int(getattr(text, "vocab_size", 0) or 1)
     sizes = [int(b["input_ids"].numel()) * vocab * 4 for b in batches]
     limit = active_limit()
 
     def room_on(where: torch.device) -> int:
         if limit is not None and torch.device(limit.device).type == where.type:
-            return max(0, limit.headroom() - int(RESERVE * limit.nbytes)) // 2
+            return limit.room() // 2
         return (available_memory_bytes(where) or 0) // 4
 
     on_device = device.type != "cpu" and room_on(device) >= max(sizes)
