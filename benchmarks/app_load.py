@@ -10,7 +10,8 @@ this machine; the clients run in this process, as visitors would elsewhere), the
 2. **Load**: ``--clients`` gradio_client users for ``--seconds``, each with its own order
    (entropy, sensitivity, random, depth) and budget; every other one has the llama.cpp card
    on (``/answer`` then ``/answer_llamacpp``, whose first call for a plan exports its GGUF in
-   the export queue). Each user loops slider move (``/plan``) -> arena (``/answer``); every
+   the export queue). Every user's page (``Client``) is open before the clock starts, then
+   all start at once. Each user loops slider move (``/plan``) -> arena (``/answer``); every
    reply is checked against that plan computed alone afterwards. Reports per kind of
    request the median, p95 and max latency, the errors and the wrong replies.
 
@@ -29,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -147,12 +149,16 @@ def main() -> None:
             plan(reference, order, budget)
             answer(reference, order, budget, engine, "/answer_llamacpp" if engine else "/answer")
         warm_up = round(time.perf_counter() - warm_up, 1) if args.warm else None
-        deadline = time.monotonic() + args.seconds
-        began, slow = time.perf_counter(), []  # (start offset, seconds) of each slider move
+        # every visitor's page is open before the clock starts: a page load (Gradio's config
+        # and API info, hundreds of kB each) is not a slider move
+        ready, go, clock = threading.Barrier(args.clients + 1), threading.Event(), {}
 
         def user(config):
             order, budget, engine = config
             client = Client(url, verbose=False)
+            ready.wait()
+            go.wait()
+            deadline, began = clock["deadline"], clock["began"]
             times = {"slider": [], "arena": [], "llama.cpp card": []}
             errors, replies = [], set()
             while time.monotonic() < deadline:
@@ -175,8 +181,13 @@ def main() -> None:
                              tuple(c.splitlines()[1] for c in cards[:3])))
             return times, errors, replies
 
+        slow: list = []  # (start offset, seconds) of each slider move
         with cf.ThreadPoolExecutor(max_workers=args.clients) as pool:
-            results = list(pool.map(user, users))
+            futures = [pool.submit(user, config) for config in users]
+            ready.wait()
+            clock.update(deadline=time.monotonic() + args.seconds, began=time.perf_counter())
+            go.set()
+            results = [f.result() for f in futures]
         # afterwards, each plan alone: the probe and the exports ran during the load above
         wrong = []
         for config, (_, _, replies) in zip(users, results):

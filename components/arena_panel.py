@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from components import inputs as ui
-from components.budget_panel import parse_order
+from components.budget_panel import parse_order, select
 from components.guard import (
     TIME_LIMITS_S,
     Deadline,
@@ -71,7 +71,7 @@ def _picture(image):
 def _luq_plan(session, budget_mb, low, high, order):
     budget = finite_number(budget_mb, "The budget (MB)", 0, 1e7)
     try:
-        return session.plan_for_budget(int(budget * 1e6), high, low, parse_order(order)).plan
+        return select(session, int(budget * 1e6), high, low, parse_order(order)).plan
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err)) from None
 

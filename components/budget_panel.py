@@ -6,7 +6,8 @@ import gradio as gr
 
 from components import figures, measured
 from components import inputs as ui
-from components.downloads import ggml_type_table, gguf_download, plan_downloads
+from components.downloads import ggml_type_table, plan_downloads
+from components.gguf_card import GGUF_NOTE, gguf_line, make_gguf
 from components.guard import (
     TIME_LIMITS_S,
     Deadline,
@@ -17,29 +18,29 @@ from components.guard import (
 )
 from components.queues import EXPORT, INTERACTIVE, PROBE
 from components.settings import (
+    DEFAULT_HIGH,
+    DEFAULT_LOW,
     HIGH_CHOICES,
     LOW_CHOICES,
     TOWER_CHOICES,
     fallback_notes,
     parse_spec,
 )
-from components.workbench import gguf_store, session_or_error
-from luq.damage import allocate_curve
+from components.workbench import session_or_error
+from luq.damage import allocate_curve, allocate_selection
 from luq.defaults import uniform_baselines
-from luq.engines.convert import ConversionError
-from luq.engines.llamacpp import LlamaCppError
-from luq.export.gguf import GGUFExportError
 from luq.memlimit import held_line
-from luq.plan import BitPlan
 from luq.quant.spec import QuantSpec
 from luq.select import ORDER_LABELS, ORDERS, PLAN_ORDERS
 from luq.session import Session
+from luq.speed import load_costs, speed_line
 from luq.tasks import DataUnavailable, calibration_source, task_names
 from luq.tasks.evaluation import evaluation_for, evaluation_key
 from luq.tasks.task import HARNESSES
-from luq.tower import TOWER_TYPES, tower_spec
+from luq.tower import TOWER_TYPES, tower_parts, tower_spec
 
-ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in PLAN_ORDERS]
+FAST = "allocate-fast"  # the allocator among plans predicted at least as fast as Q4_K_M
+ORDER_CHOICES = [(ORDER_LABELS[o], o) for o in (*PLAN_ORDERS, FAST)]
 MAX_DOCUMENTS = 1000  # documents per evaluation the app runs for one request
 RULES = [("Memory budget: stop once the plan fits", "budget"),
          ("Accuracy floor: stop before accuracy falls below it (the paper's Figure 3)",
@@ -55,9 +56,21 @@ HELP = (
 
 
 def parse_order(order: str) -> str:
-    if order not in PLAN_ORDERS:
-        raise gr.Error(f"Unknown order {order!r}; known: {', '.join(PLAN_ORDERS)}.")
+    if order not in (*PLAN_ORDERS, FAST):
+        raise gr.Error(f"Unknown order {order!r}; known: {', '.join((*PLAN_ORDERS, FAST))}.")
     return order
+
+
+def select(session: Session, budget_bytes: int | None, high: QuantSpec, low: QuantSpec,
+           order: str, floor: float | None = None):
+    """The tab's order's plan (``allocate-fast``: the allocator's, among the plans predicted
+    to decode at least as fast as uniform Q4_K_M in llama.cpp)."""
+    if order == FAST:
+        return allocate_selection(session, high, low, budget_bytes, floor, None,
+                                  tower_parts(session.tower), min_speed=1.0)
+    if floor is not None:
+        return session.plan_for_accuracy(floor, high, low, order)
+    return session.plan_for_budget(budget_bytes, high, low, order)
 
 
 def use_tower(session: Session, tower: str) -> None:
@@ -109,9 +122,8 @@ def plan_for(session: Session, rule: str, budget_mb, min_accuracy, high: QuantSp
     floor = finite_number(min_accuracy, "The accuracy floor") if rule == "accuracy" else None
     budget = finite_number(budget_mb, "The budget (MB)", 0, 1e7) if floor is None else None
     try:
-        if floor is not None:
-            return session.plan_for_accuracy(floor, high, low, order)
-        return session.plan_for_budget(int(budget * 1e6), high, low, order)
+        return select(session, None if budget is None else int(budget * 1e6), high, low, order,
+                      floor)
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err) if str(err) else "The budget must be a number of MB.") \
             from None
@@ -126,9 +138,11 @@ def _curves(session: Session, order: str, high: QuantSpec, low: QuantSpec, compa
         if other == order or compare:
             pts = session.curve(other, high, low, measure=compare, progress=report)
             curves[other] = [(p["memory_bytes"] / 1e6, p["accuracy"]) for p in pts]
-    if order == "allocate" or compare:
-        pts = allocate_curve(session, high, low, measure=compare, progress=report)
-        curves["allocate"] = [(p["memory_bytes"] / 1e6, p["accuracy"]) for p in pts]
+    for name, speed in (("allocate", None), (FAST, 1.0)):
+        if order == name or (compare and name == "allocate"):
+            pts = allocate_curve(session, high, low, measure=compare, progress=report,
+                                 min_speed=speed)
+            curves[name] = [(p["memory_bytes"] / 1e6, p["accuracy"]) for p in pts]
     uniform = [session.point(session.uniform(s), s.label, measure=compare)
                for s in [*uniform_baselines(high), low]]
     return curves, [u for u in uniform if u], session.point(None, "fp16", measure=compare)
@@ -163,7 +177,8 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
                f"({session.evaluation.description}).\n\nReal memory: the running model holds "
                f"**{real['resident_weight_bytes'] / 1e6:.3f} MB** of weight tensors (modules in "
                f"use, dense caches included). {held_line()}"
-               + _gguf_line(session, sel.plan, mem.total_bytes)
+               + gguf_line(session, sel.plan, mem.total_bytes)
+               + " " + speed_line(session.layout, sel.plan, load_costs())
                + (f"\n\n_{sel.note}_" if sel.note else "")
                + "".join(f"\n\n_{line}_" for line in fallback_notes(
                    [i for b in session.layout.blocks for _, (_, i) in b.linears], low, high)))
@@ -178,7 +193,7 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
 
 def _composition(sel, low: QuantSpec, high: QuantSpec, n: int) -> str:
     """What the plan puts where: two settings, or the allocator's count per type."""
-    if sel.plan.order != "allocate":
+    if sel.plan.order != "allocate":  # allocate-fast plans are the allocator's too
         return f"**{sel.n_low} of {n}** decoder layers ultra-low ({low.label}), the rest " \
             f"{high.label}"
     counts = {}
@@ -186,42 +201,6 @@ def _composition(sel, low: QuantSpec, high: QuantSpec, n: int) -> str:
         counts[a.spec.label] = counts.get(a.spec.label, 0) + 1
     return "Allocated by measured damage: " + ", ".join(
         f"**{k}** x{v}" for k, v in counts.items())
-
-
-def _gguf_line(session: Session, plan: BitPlan, accounted: int) -> str:
-    """The plan's GGUF files beside the accounted bytes, once the plan has been exported."""
-    export = gguf_store(session).ready(plan)
-    if export is None:
-        return " The GGUF button below builds this plan's llama.cpp files and shows their size."
-    files = export.model_bytes + export.mmproj_bytes
-    return (f" As GGUF: **{files / 1e6:.3f} MB** ({export.model_bytes / 1e6:.3f} MB model + "
-            f"{export.mmproj_bytes / 1e6:.3f} MB mmproj; accounted {accounted / 1e6:.3f} MB).")
-
-
-GGUF_NOTE = (
-    "\n\nA llama.cpp setting is the GGUF's own type: ggml quantized the explorer's variant with "
-    "the same importance matrix, so the file holds the bytes the accuracy was measured on "
-    "(llama.cpp still quantizes activations to 8 bits in its matrix products). Embeddings and "
-    "the output head follow llama.cpp's Q4_K_M rules. The research quantizers map to the "
-    "types above: BiLLM-style binarization has no exact GGUF type and IQ1_M stands in for it, "
-    "so such a GGUF answers differently from the PyTorch model (`python -m luq eval --engine "
-    "llamacpp` measures both).")
-
-
-@public("The GGUF export")
-def make_gguf(model: str, plan_dict: dict | None, progress=gr.Progress()) -> str:
-    """The current plan as a GGUF zip (exported the first time for this plan)."""
-    if not isinstance(plan_dict, dict) or "layers" not in plan_dict:
-        raise gr.Error("Choose a plan first: move the budget slider.")
-    session = session_or_error(model)
-    try:
-        plan = BitPlan.from_dict({k: v for k, v in plan_dict.items()
-                                  if k not in ("accuracy", "n_low")})
-        plan.check_layers(session.block_names)  # a plan made for another model
-        deadline = Deadline("The GGUF export", TIME_LIMITS_S["export"], progress)
-        return gguf_download(gguf_store(session), plan, deadline)
-    except (ConversionError, GGUFExportError, LlamaCppError, ValueError, KeyError) as err:
-        raise gr.Error(f"Could not export {session.name} as GGUF: {err}") from None
 
 
 def _saved_curves(session: Session, high: QuantSpec, low: QuantSpec) -> dict | None:
@@ -244,8 +223,8 @@ def build_budget_panel(model: gr.State):
     """Lays out the Budget tab; returns the controls the arena reads."""
     gr.Markdown(HELP)
     with gr.Row():
-        low = ui.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
-        high = ui.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
+        low = ui.Dropdown(LOW_CHOICES, value=DEFAULT_LOW, label="Ultra-low setting")
+        high = ui.Dropdown(HIGH_CHOICES, value=DEFAULT_HIGH, label="High setting")
         tower = ui.Dropdown(TOWER_CHOICES, value="F16", label="Vision tower and projector",
                             info="a setting of the loaded model, shared by its users here")
         order = ui.Dropdown(ORDER_CHOICES, value="entropy", label="Order")

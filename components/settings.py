@@ -10,18 +10,20 @@ from luq.quant.ggml_types import OFFERED, TYPES, ULTRA_LOW, fallbacks
 from luq.quant.spec import QuantSpec
 
 RESEARCH = {
-    "billm": LOW,  # the research defaults (luq/defaults.py)
+    "billm": QuantSpec("billm", 1, 0, split=False),
     "billm-split": QuantSpec("billm", 1, 0, split=True),
     "rtn2": QuantSpec("rtn", 2, 64),
     "rtn1": QuantSpec("rtn", 1, 0),
     "gptq2": QuantSpec("gptq", 2, 64),
-    "rtn4": HIGH,
+    "rtn4": QuantSpec("rtn", 4, 64),
     "gptq4": QuantSpec("gptq", 4, 64),
     "awq4": QuantSpec("awq", 4, 64),
     "rtn3": QuantSpec("rtn", 3, 64),
 }
 LLAMA_CPP = {name: QuantSpec.ggml(name) for name in OFFERED}  # keyed by the type's name
 SETTINGS = {**LLAMA_CPP, **RESEARCH}
+DEFAULT_LOW = next(k for k, v in SETTINGS.items() if v == LOW)  # luq/defaults.py's, by name
+DEFAULT_HIGH = next(k for k, v in SETTINGS.items() if v == HIGH)
 
 
 def _ggml_choice(name: str) -> tuple[str, str]:

@@ -14,7 +14,14 @@ import gradio as gr
 from components import inputs as ui
 from components.guard import public, short_text, uploaded_path
 from components.queues import WHAT_FITS
-from components.settings import HIGH_CHOICES, LOW_CHOICES, TOWER_CHOICES, parse_spec
+from components.settings import (
+    DEFAULT_HIGH,
+    DEFAULT_LOW,
+    HIGH_CHOICES,
+    LOW_CHOICES,
+    TOWER_CHOICES,
+    parse_spec,
+)
 from luq.estimate import what_fits
 from luq.hub import HUB_ID
 from luq.memory import model_layout
@@ -134,8 +141,8 @@ def build_whatfits_panel() -> None:
         upload = gr.File(label="config.json", file_types=[".json"], type="filepath")
     with gr.Row():
         budget = ui.Number(3.5, label="Memory budget (GB of weights)", minimum=0)
-        low = ui.Dropdown(LOW_CHOICES, value="billm", label="Ultra-low setting")
-        high = ui.Dropdown(HIGH_CHOICES, value="rtn4", label="High setting")
+        low = ui.Dropdown(LOW_CHOICES, value=DEFAULT_LOW, label="Ultra-low setting")
+        high = ui.Dropdown(HIGH_CHOICES, value=DEFAULT_HIGH, label="High setting")
         embed = ui.Dropdown(EMBED_CHOICES, value="auto", label="Embeddings and lm_head")
         tower = ui.Dropdown(TOWER_CHOICES, value="F16", label="Vision tower and projector")
     go = gr.Button("What fits?", variant="primary")

@@ -11,6 +11,8 @@ keeps the Pareto frontier of (bytes, summed damage) over every assignment of the
 so far, pruning dominated states, so every budget's optimum is on the final frontier. Blocks
 of one shape make few distinct byte totals, so the frontier stays small (hundreds of states
 for 32 blocks and 4 settings), and one frontier answers every budget of a slider at once.
+A minimum decode speed (:mod:`luq.speed`'s predicted time of each block at each candidate)
+adds time to the state; the frontier is then exact among the plans that meet it.
 """
 
 from __future__ import annotations
@@ -48,27 +50,70 @@ class Frontier:
 
 
 def pareto_frontier(costs: Sequence[Sequence[tuple[int, float]]],
-                    specs: Sequence[QuantSpec] = ()) -> Frontier:
-    """The exact frontier of ``sum(bytes)`` against ``sum(damage)`` over all assignments.
+                    specs: Sequence[QuantSpec] = (),
+                    times: Sequence[Sequence[int]] | None = None,
+                    time_limit: int | None = None) -> Frontier:
+    """The exact frontier of ``sum(bytes)`` against ``sum(damage)`` over all assignments, or
+    over those whose summed time is within ``time_limit`` (a minimum decode speed).
+
+    With a time limit the states are (bytes, time, damage): two states of equal bytes and time
+    keep the one of less damage, a state of equal bytes, more time and no less damage than
+    another is dropped, and a state that cannot meet the limit even with every later block at
+    its fastest candidate is dropped; the assignments left within the limit then give the
+    (bytes, damage) frontier. Blocks of one shape make few distinct (bytes, time) sums.
 
     Args:
         costs: ``costs[block][k] = (bytes, damage)`` of block ``block`` at candidate ``k``.
         specs: the candidates, recorded in the result.
+        times: ``times[block][k]``, an integer time (e.g. picoseconds per decoded token).
+        time_limit: the largest summed time allowed (with ``times``).
 
     Example:
         two blocks, candidates (1 byte, damage 5) and (2 bytes, damage 0): the frontier is
         2 bytes / 10, 3 bytes / 5, 4 bytes / 0.
     """
-    states: list[tuple[int, float, tuple[int, ...]]] = [(0, 0.0, ())]
-    for block in costs:
-        grown = sorted(((b + cb, d + cd, c + (k,)) for b, d, c in states
-                        for k, (cb, cd) in enumerate(block)), key=lambda s: (s[0], s[1]))
-        states = []
-        for state in grown:  # keep a state only if it has less damage than every cheaper one
-            if not states or state[1] < states[-1][1]:
-                states.append(state)
+    if times is None or time_limit is None:
+        states: list[tuple[int, float, tuple[int, ...]]] = [(0, 0.0, ())]
+        for block in costs:
+            grown = sorted(((b + cb, d + cd, c + (k,)) for b, d, c in states
+                            for k, (cb, cd) in enumerate(block)), key=lambda s: (s[0], s[1]))
+            states = _pareto(grown)
+    else:
+        states = _timed_states(costs, times, time_limit)
     return Frontier(tuple(specs), tuple(s[0] for s in states), tuple(s[1] for s in states),
                     tuple(s[2] for s in states))
+
+
+def _pareto(grown: list) -> list:
+    """States sorted by (bytes, damage) -> those with less damage than every cheaper one."""
+    kept: list = []
+    for state in grown:
+        if not kept or state[1] < kept[-1][1]:
+            kept.append(state)
+    return kept
+
+
+def _timed_states(costs, times, time_limit: int) -> list:
+    rest = [0] * (len(costs) + 1)  # the least time the blocks after each one can take
+    for i in range(len(costs) - 1, -1, -1):
+        rest[i] = rest[i + 1] + min(times[i])
+    states: dict[tuple[int, int], tuple[float, tuple[int, ...]]] = {(0, 0): (0.0, ())}
+    for i, block in enumerate(costs):
+        grown: dict[tuple[int, int], tuple[float, tuple[int, ...]]] = {}
+        for (b, t), (d, c) in states.items():
+            for k, (cb, cd) in enumerate(block):
+                key = (b + cb, t + times[i][k])
+                if key[1] + rest[i + 1] > time_limit:
+                    continue
+                if key not in grown or d + cd < grown[key][0]:
+                    grown[key] = (d + cd, c + (k,))
+        states, best = {}, {}
+        for key in sorted(grown):  # by bytes, then time: drop slower, no better states
+            if grown[key][0] < best.get(key[0], float("inf")):
+                best[key[0]] = grown[key][0]
+                states[key] = grown[key]
+    return _pareto(sorted(((b, d, c) for (b, _), (d, c) in states.items()),
+                          key=lambda s: (s[0], s[1])))
 
 
 def block_costs(layout: ModelLayout, specs: Sequence[QuantSpec],

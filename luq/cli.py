@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "damage in the budget (exact; loads the model and probes each type)")
     p.add_argument("--types", nargs="+", choices=ggml_types.OFFERED,
                    help="with --order allocate: the candidate llama.cpp types")
+    p.add_argument("--min-speed", type=float,
+                   help="with --order allocate: predicted llama.cpp decode speed at least this "
+                        "times uniform Q4_K_M's (1: as fast; luq.speed's cost table)")
     p.add_argument("--modality", default="all", choices=["all", "image", "text"],
                    help="which entropy orders the layers (default: all tokens)")
     p.add_argument("--seed", type=int, default=0, help="for --order random")

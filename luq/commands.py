@@ -49,9 +49,8 @@ def _layout(model: str):
 
 def _session(model: str, args: argparse.Namespace | None = None, evaluate: bool = False,
              calibrate: bool = True):
-    """A session on ``model`` (at ``--image-detail``); with ``args`` and ``calibrate``,
-    calibrated on ``--calibration`` data and, with ``evaluate``, measured on ``--task`` (shapes
-    for the embedded model, TextVQA otherwise). Data is resolved before the model loads."""
+    """A session on ``model`` (``--image-detail``), calibrated on ``--calibration`` and, with
+    ``evaluate``, measured on ``--task``; data is resolved before the model loads."""
     from luq.models.loading import load_model
     from luq.session import Session
 
@@ -139,6 +138,7 @@ def cmd_profile(args: argparse.Namespace) -> dict:
 def cmd_plan(args: argparse.Namespace) -> dict:
     from luq.profile import EntropyProfile
     from luq.select import greedy_select, layer_order
+    from luq.speed import plan_speed
 
     profile = EntropyProfile.from_dict(json.loads(open(args.profile).read()))
     model = args.model or profile.model
@@ -158,7 +158,9 @@ def cmd_plan(args: argparse.Namespace) -> dict:
         types = [QuantSpec.ggml(t) for t in args.types] if args.types else None
         sel = allocate_selection(_session(model, args, evaluate=args.min_accuracy is not None),
                                  high, low, budget, args.min_accuracy, types,
-                                 progress=progress)
+                                 progress=progress, min_speed=args.min_speed)
+    elif args.min_speed is not None:
+        raise ValueError("--min-speed applies to --order allocate")
     elif args.min_accuracy is not None:
         session = _session(model, args, evaluate=True)
         layout, evaluate = session.layout, session.accuracy
@@ -172,7 +174,8 @@ def cmd_plan(args: argparse.Namespace) -> dict:
     out.update(n_low=sel.n_low, memory=sel.memory.to_dict(), trace=list(sel.trace))
     write(args.out, out)
     return {"out": args.out, "n_low": sel.n_low, "memory_bytes": sel.plan.memory_bytes,
-            "avg_bits": sel.plan.avg_bits, "note": sel.note,
+            "avg_bits": sel.plan.avg_bits, "note": sel.note, "predicted_speed":
+            plan_speed(_layout(model), sel.plan),
             "accuracy": sel.trace[-1]["accuracy"] if sel.trace else None}
 
 
@@ -187,7 +190,11 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     docs = load_docs(task, args.data, args.n or None)  # before the model: fail fast
     session = _session(args.model, args, calibrate=False)
     if getattr(args, "engine", "torch") == "llamacpp":
-        result, engine_report = _eval_llamacpp(session, plan, task, docs, args)
+        from luq.deploy import eval_llamacpp
+
+        result, engine_report = eval_llamacpp(session, plan, task, docs, args.gguf_dir,
+                                              args.ultra_low, args.threads, args.batch_size,
+                                              args.harness, progress)
     else:
         result = session.run(plan, lambda m: run_task(m.model, m.processor, task, docs,
                                                       args.batch_size, progress,
@@ -201,35 +208,6 @@ def cmd_eval(args: argparse.Namespace) -> dict:
     return {"model": args.model, "task": task, "data": args.data, **result,
             "memory_bytes": report.total_bytes, "avg_bits": round(report.avg_bits, 4),
             **(engine_report or session.resident(plan))}
-
-
-def _eval_llamacpp(session, plan, task: str, docs, args: argparse.Namespace) -> tuple[dict, dict]:
-    """Answers through llama.cpp: the plan (full precision when None: F16) as GGUF + mmproj."""
-    from luq.deploy import GGUFStore, llamacpp_answerer
-    from luq.plan import BitPlan
-    from luq.quant.spec import FULL_PRECISION
-    from luq.tasks import run_task
-
-    plan = plan or BitPlan.uniform(session.block_names, FULL_PRECISION)
-    store = GGUFStore(session, args.gguf_dir, args.ultra_low, engines=1,
-                      n_threads=args.threads)
-    try:
-        export = store.export(plan, progress)
-        if export.mmproj is None:
-            raise SystemExit(f"{args.model}: no mmproj GGUF ({'; '.join(export.notes)}): "
-                             "llama.cpp cannot answer image questions with this model")
-        engine = store.engine(plan)
-        answers: list = []
-        answer = llamacpp_answerer(engine, session.loaded.processor, answers)
-        result = run_task(None, None, task, docs, args.batch_size, progress, answer=answer,
-                          harness=args.harness)
-        report = engine.report(answers)
-        report.pop("answers")
-        return result, {"engine": "llama.cpp", "gguf": str(export.model),
-                        "mmproj": str(export.mmproj), "block_types": export.block_types,
-                        "notes": export.notes, **report}
-    finally:
-        store.close()
 
 
 def cmd_score(args: argparse.Namespace) -> dict:

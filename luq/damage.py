@@ -23,10 +23,12 @@ from luq.allocate import (
 from luq.calibration import CalibrationConfig
 from luq.memory import plan_memory
 from luq.pipeline import probe_damage
+from luq.plan import BitPlan
 from luq.progress import Progress
 from luq.quant.ggml_types import TYPES, stored_type
 from luq.quant.spec import QuantSpec
 from luq.select import Selection, mixed_plan
+from luq.speed import block_ns, decode_ns, head_ns, load_costs, q4_k_m
 from luq.tower import tower_parts
 
 LADDER = ("IQ1_M", "Q2_K", "Q3_K", "Q4_K")  # llama.cpp types between an ultra-low and Q4_K
@@ -74,22 +76,45 @@ def forget_frontiers(session) -> None:
 
 def allocator_frontier(session, high: QuantSpec, low: QuantSpec,
                        types: Sequence[QuantSpec] | None = None,
-                       progress: Progress | None = None) -> Frontier:
-    """The exact (bytes, damage) frontier of the session's blocks over the candidates.
+                       progress: Progress | None = None,
+                       min_speed: float | None = None) -> Frontier:
+    """The exact (bytes, damage) frontier of the session's blocks over the candidates, among
+    the plans whose predicted decode speed is at least ``min_speed`` x uniform Q4_K_M's.
 
     Candidates that store exactly alike on this model (a type falling back to another's
     type on every row) are counted once, the one nearer the base kept. Memoised per session
     and calibration source: a slider move re-reads no probe and hashes no weights.
     """
-    key = (high, low, tuple(types or ()), session.source.key, session.image_detail)
+    key = (high, low, tuple(types or ()), session.source.key, session.image_detail, min_speed)
     memo = _FRONTIERS.setdefault(session, {})
     if key not in memo:
-        memo[key] = _frontier(session, high, low, types, progress)
+        memo[key] = _frontier(session, high, low, types, progress, min_speed)
     return memo[key]
 
 
+def speed_limits(layout, specs: Sequence[QuantSpec], min_speed: float
+                 ) -> tuple[list[list[int]], int]:
+    """Each block's predicted decode time at each candidate (picoseconds per token) and the
+    most the blocks may take together for ``min_speed`` x uniform Q4_K_M's speed.
+
+    Raises:
+        ValueError: ``min_speed`` is not positive, or no decode-cost table exists.
+    """
+    if not min_speed > 0:
+        raise ValueError(f"the minimum speed must be above 0 (x Q4_K_M), got {min_speed}")
+    costs = load_costs()
+    if costs is None:
+        raise ValueError("no decode-cost table to predict speed from: run "
+                         "python -m benchmarks.decode_costs")
+    per_spec = [block_ns(layout, BitPlan.uniform(layout.block_names, s), costs) for s in specs]
+    times = [[round(per_spec[k][i] * 1000) for k in range(len(specs))]
+             for i in range(len(layout.blocks))]
+    limit = decode_ns(layout, q4_k_m(layout), costs) / min_speed - head_ns(layout, costs)
+    return times, round(limit * 1000)
+
+
 def _frontier(session, high: QuantSpec, low: QuantSpec, types: Sequence[QuantSpec] | None,
-              progress: Progress | None) -> Frontier:
+              progress: Progress | None, min_speed: float | None = None) -> Frontier:
     widths = {i for b in session.layout.blocks for _, (_, i) in b.linears}
     specs, seen = [], set()
     for spec in reversed(candidates(high, low, types)):
@@ -99,22 +124,30 @@ def _frontier(session, high: QuantSpec, low: QuantSpec, types: Sequence[QuantSpe
             seen.add(stored)
             specs.insert(0, spec)
     session.prepare(specs, progress)
+    times, limit = speed_limits(session.layout, specs, min_speed) if min_speed else (None, None)
     table = damage_table(session, specs, high, progress)
-    return pareto_frontier(block_costs(session.layout, specs, table), specs)
+    frontier = pareto_frontier(block_costs(session.layout, specs, table), specs, times, limit)
+    if not frontier.bytes:
+        raise ValueError(f"no plan of {', '.join(s.label for s in specs)} is predicted to "
+                         f"decode at {min_speed:g}x uniform Q4_K_M's speed or faster")
+    return frontier
 
 
 def allocate_curve(session, high: QuantSpec, low: QuantSpec,
                    types: Sequence[QuantSpec] | None = None, measure: bool = True,
-                   progress: Progress | None = None) -> list[dict]:
+                   progress: Progress | None = None, min_speed: float | None = None
+                   ) -> list[dict]:
     """The allocator's memory-accuracy curve over the two-level orders' memory range: its plan
-    at the memory of every ``n`` of ``low`` blocks, measured (memoised) or, without
-    ``measure``, only the points already known."""
+    at the memory of every ``n`` of ``low`` blocks (those ``min_speed`` allows), measured
+    (memoised) or, without ``measure``, only the points already known."""
     layout, parts = session.layout, tower_parts(session.tower)
-    frontier = allocator_frontier(session, high, low, types, progress)
+    frontier = allocator_frontier(session, high, low, types, progress, min_speed)
     points = {}
     for n in range(len(layout.blocks) + 1):
         budget = mixed_plan(layout, high, low, layout.block_names[:n], "allocate", "",
                             parts)[1].total_bytes
+        if frontier.best(budget - other_bytes(layout, frontier, parts)) is None:
+            continue  # below the smallest plan fast enough
         plan = frontier_plan(layout, frontier, budget, parts, session.name)
         accuracy = session.accuracy(plan, background=True) if measure else \
             session.known_accuracy(plan)
@@ -129,7 +162,8 @@ def allocate_curve(session, high: QuantSpec, low: QuantSpec,
 def allocate_selection(session, high: QuantSpec, low: QuantSpec,
                        budget_bytes: int | None = None, min_accuracy: float | None = None,
                        types: Sequence[QuantSpec] | None = None, parts: dict | None = None,
-                       progress: Progress | None = None) -> Selection:
+                       progress: Progress | None = None,
+                       min_speed: float | None = None) -> Selection:
     """The allocator's plan under a memory budget, an accuracy floor (the frontier walked from
     the largest plan down, stopping before accuracy falls below the floor), or both.
 
@@ -138,7 +172,8 @@ def allocate_selection(session, high: QuantSpec, low: QuantSpec,
     """
     if budget_bytes is None and min_accuracy is None:
         raise ValueError("allocate needs a budget or an accuracy floor")
-    layout, frontier = session.layout, allocator_frontier(session, high, low, types, progress)
+    layout = session.layout
+    frontier = allocator_frontier(session, high, low, types, progress, min_speed)
     rest = other_bytes(layout, frontier, parts)
     start = len(frontier.bytes) - 1 if budget_bytes is None else frontier.best(budget_bytes - rest)
     if start is None:

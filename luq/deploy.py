@@ -200,3 +200,37 @@ class GGUFStore:
             self._exports.clear()
         if self._own:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def eval_llamacpp(session, plan, task: str, docs, gguf_dir: str | None = None,
+                  ultra_low: str | None = None, threads: int = 2, batch_size: int = 8,
+                  harness: str = "official", progress: Progress | None = None
+                  ) -> tuple[dict, dict]:
+    """``task``'s metrics answered by llama.cpp from the plan's GGUF + mmproj (the plan: full
+    precision, F16, when None), and llama.cpp's report (files, block types, speed).
+
+    Raises:
+        ValueError: the model has no mmproj GGUF, so llama.cpp cannot answer image questions.
+    """
+    from luq.quant.spec import FULL_PRECISION
+    from luq.tasks import run_task
+
+    plan = plan or BitPlan.uniform(session.block_names, FULL_PRECISION)
+    store = GGUFStore(session, gguf_dir, ultra_low, engines=1, n_threads=threads)
+    try:
+        export = store.export(plan, progress)
+        if export.mmproj is None:
+            raise ValueError(f"{session.name}: no mmproj GGUF ({'; '.join(export.notes)}): "
+                             "llama.cpp cannot answer image questions with this model")
+        engine = store.engine(plan)
+        answers: list = []
+        answer = llamacpp_answerer(engine, session.loaded.processor, answers)
+        result = run_task(None, None, task, docs, batch_size, progress, answer=answer,
+                          harness=harness)
+        report = engine.report(answers)
+        report.pop("answers")
+        return result, {"engine": "llama.cpp", "gguf": str(export.model),
+                        "mmproj": str(export.mmproj), "block_types": export.block_types,
+                        "notes": export.notes, **report}
+    finally:
+        store.close()

@@ -30,6 +30,7 @@ ORDER_LABELS = {  # one name per order for every front end
     "depth": "by depth",
     "sensitivity": "measured sensitivity (least damage first)",
     "allocate": "allocate: a type per block, least measured damage (exact)",
+    "allocate-fast": "allocate, predicted at least as fast as Q4_K_M in llama.cpp",
 }
 PLAN_ORDERS = (*ORDERS, "allocate")  # what a plan can be made by (luq.damage allocates)
 RANDOM_SEEDS = 5  # a random order's curve is the mean over this many seeds, everywhere

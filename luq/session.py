@@ -204,12 +204,14 @@ class Session:
 
     def plan_for_budget(self, budget_bytes: int, high: QuantSpec, low: QuantSpec,
                         order: str = "entropy", seed: int = 0, parts: dict | None = None,
-                        types: Sequence[QuantSpec] | None = None) -> Selection:
+                        types: Sequence[QuantSpec] | None = None,
+                        min_speed: float | None = None) -> Selection:
         """Greedy LUQ selection under a memory budget, or with ``order="allocate"`` the
-        allocator's plan among ``types`` (:mod:`luq.damage`); ValueError below the minimum."""
+        allocator's plan among ``types`` (:mod:`luq.damage`), predicted to decode at least
+        ``min_speed`` x uniform Q4_K_M's speed when given; ValueError below the minimum."""
         if order == "allocate":
             return allocate_selection(self, high, low, budget_bytes, None, types,
-                                      parts or tower_parts(self.tower))
+                                      parts or tower_parts(self.tower), min_speed=min_speed)
         return greedy_select(self.layout, self.order(order, high, low, seed), high, low,
                              budget_bytes, order_name=order, model=self.name,
                              parts=parts or tower_parts(self.tower))

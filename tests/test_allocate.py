@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from luq.allocate import allocate, block_costs, pareto_frontier
+from luq.allocate import allocate, block_costs, frontier_plan, pareto_frontier
 from luq.memory import BlockLayout, ModelLayout, plan_memory
 from luq.quant.spec import QuantSpec
 
@@ -95,3 +95,63 @@ def test_allocated_plan_fits_and_beats_entropy_order_on_the_embedded_model(sessi
     assert session.accuracy(floor.plan) >= 0.9 and floor.trace
     curve = allocate_curve(session, HIGH, LOW, measure=False)  # only what is known
     assert all(p["accuracy"] is not None for p in curve)
+
+
+def brute_timed(costs, times, limit, budget):
+    best = None
+    for choice in itertools.product(*(range(len(b)) for b in costs)):
+        nbytes = sum(costs[i][k][0] for i, k in enumerate(choice))
+        damage = sum(costs[i][k][1] for i, k in enumerate(choice))
+        took = sum(times[i][k] for i, k in enumerate(choice))
+        if nbytes <= budget and took <= limit and (best is None or damage < best - 1e-12):
+            best = damage
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_timed_frontier_is_the_optimum_of_every_budget_within_the_time_limit(seed):
+    rng = random.Random(seed)
+    blocks, k = rng.randint(1, 6), rng.randint(1, 4)
+    costs = [[(rng.randint(1, 30), rng.choice([0.0, rng.random() * 10])) for _ in range(k)]
+             for _ in range(blocks)]
+    times = [[rng.randint(1, 20) for _ in range(k)] for _ in range(blocks)]
+    limit = rng.randint(blocks, 20 * blocks)
+    frontier = pareto_frontier(costs, (), times, limit)
+    assert all(a > b for a, b in zip(frontier.damage, frontier.damage[1:]))
+    for budget in range(0, 30 * blocks + 2):
+        expected = brute_timed(costs, times, limit, budget)
+        index = frontier.best(budget)
+        if expected is None:
+            assert index is None
+            continue
+        assert frontier.damage[index] == pytest.approx(expected)
+        choice = frontier.choices[index]
+        assert sum(times[i][c] for i, c in enumerate(choice)) <= limit
+        assert sum(costs[i][c][0] for i, c in enumerate(choice)) == frontier.bytes[index]
+
+
+def test_a_minimum_speed_keeps_slow_types_out(tmp_path, monkeypatch):
+    from luq.damage import speed_limits
+    from luq.speed import DecodeCosts, relative_speed, save_costs
+
+    monkeypatch.setenv("LUQ_CACHE_DIR", str(tmp_path))
+    save_costs(DecodeCosts((("IQ1_M", 0.5), ("Q1_0", 0.2), ("Q4_K", 0.3), ("Q6_K", 0.4)), 2,
+                           "2026-12-04", "test", "test"))
+    specs = [QuantSpec.ggml(t) for t in ("IQ1_M", "Q1_0", "Q4_K")]
+    damage = {"IQ1_M": [1.0] * 4, "Q1_0": [3.0] * 4, "Q4_K": [0.0] * 4}
+    lay = layout()
+    costs = block_costs(lay, specs, damage)
+    budget = sum(c[0][0] for c in costs) + 1000 * 2 + 4 * 512 * 2  # all IQ1_M-sized
+    free = allocate(lay, specs, damage, budget + 10**4)
+    assert {a.spec.type for a in free.layers} == {"IQ1_M"}  # least damage: IQ1_M (slow)
+    times, limit = speed_limits(lay, specs, 1.0)
+    frontier = pareto_frontier(costs, specs, times, limit)
+
+    fast = frontier_plan(lay, frontier, budget + 10**4)  # what speed_limits allowed
+    table = DecodeCosts((("IQ1_M", 0.5), ("Q1_0", 0.2), ("Q4_K", 0.3), ("Q6_K", 0.4)), 2, "",
+                        "", "")
+    assert relative_speed(lay, free, table) < 1.0
+    assert relative_speed(lay, fast, table) >= 1.0
+    assert "Q1_0" in {a.spec.type for a in fast.layers}
+    with pytest.raises(ValueError, match="above 0"):
+        speed_limits(lay, specs, 0.0)

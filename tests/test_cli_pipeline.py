@@ -61,6 +61,7 @@ def test_plan_from_the_profile_meets_the_budget(env, profile, tmp_path, order):
                "--order", order, "--out", str(out_path))
     plan = json.loads(out_path.read_text())
     assert out["memory_bytes"] <= budget_mb * 1e6 and out["n_low"] >= 1
+    assert 0.3 < out["predicted_speed"] < 3  # over uniform Q4_K_M, from the shipped table
     if order == "sensitivity":
         kl = [layer["sensitivity_kl"] for layer in data["layers"]]
         first = min(range(len(kl)), key=kl.__getitem__)
@@ -75,6 +76,14 @@ def test_sensitivity_order_without_a_probe_is_a_clear_error(env, tmp_path):
                         str(tmp_path / "p.json")], capture_output=True, text=True, env=env,
                        timeout=300)
     assert r.returncode != 0 and "--sensitivity" in r.stderr
+
+
+def test_a_minimum_speed_without_the_allocator_is_a_clear_error(env, profile, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "luq", "plan", "--profile", str(profile),
+                        "--budget-mb", "8", "--min-speed", "1", "--out",
+                        str(tmp_path / "p.json")], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode != 0 and "--order allocate" in r.stderr
 
 
 def test_min_accuracy_plan_stops_at_the_floor(env, profile, tmp_path):

@@ -221,6 +221,13 @@ def test_llama_cpp_types_and_the_allocator_through_the_budget_tab(client):
         "F16", api_name="/plan")
     assert "Allocated by measured damage" in allocated and plan["order"] == "allocate"
     assert plan["memory_bytes"] <= 8.0e6 and "allocate" in curve["plot"]
+    speed = r"Predicted llama.cpp decode speed: (\d+\.\d\d)x uniform Q4_K_M"
+    assert re.search(speed, summary) and re.search(speed, allocated)
+    _, _, fast, curve, _, plan = client.predict(
+        8.0, "IQ1_M", "Q4_K", "allocate-fast", False, "budget", 0.9, "shapes", "", 100,
+        "official", "F16", api_name="/plan")
+    assert float(re.search(speed, fast)[1]) >= 1.0 and plan["memory_bytes"] <= 8.0e6
+    assert "at least as fast as Q4_K_M" in curve["plot"]
     _, _, typed, _, _, _ = client.predict(
         8.0, "IQ1_M", "Q4_K", "allocate", False, "budget", 0.9, "shapes", "", 100, "official",
         "Q8_0", api_name="/plan")
