@@ -94,7 +94,7 @@ def fit(files: dict, best_s: dict[str, float], blocks: int, hidden: int, interme
 
 
 def main() -> None:
-    from luq.quant.ggml_types import TYPES
+    from luq.quant.ggml_types import OFFERED, TYPES
     from luq.speed import SHIPPED, DecodeCosts, save_costs
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=2048)
     ap.add_argument("--intermediate", type=int, default=5632)
     ap.add_argument("--vocab", type=int, default=32000)
-    ap.add_argument("--types", nargs="+", default=["F16", *TYPES])
+    ap.add_argument("--types", nargs="+", default=["F16", *OFFERED])
     ap.add_argument("--prompt", type=int, default=128, help="prompt tokens")
     ap.add_argument("--decode", type=int, default=64, help="generated tokens")
     ap.add_argument("--rounds", type=int, default=3, help="timed runs per file, interleaved")

@@ -3,10 +3,12 @@
     python -m benchmarks.tradeoff [--n 200]
 
 LUQ (entropy-ascending) against the other layer orders (highest-entropy-first, random as
-the mean of several seeds, by depth, measured sensitivity), uniform 4-, 3- and 2-bit RTN and
-GPTQ, and the ultra-low setting everywhere. Reports the memory LUQ saves against uniform
-4-bit at <= 10 % relative accuracy loss (relative to full precision; the paper: 40 % on
-LLaVA-1.5, 31 % on Qwen2.5-VL) and the area under each order's curve.
+the mean of several seeds, by depth, measured sensitivity) and the allocator, at the default
+settings (``luq.defaults``), beside uniform Q4_K / Q3_K / Q2_K (llama.cpp types), 4-, 3- and
+2-bit RTN and GPTQ, and the ultra-low setting everywhere. Reports the memory LUQ saves
+against the uniform high setting at <= 10 % relative accuracy loss (relative to full
+precision; the paper: 40 % on LLaVA-1.5, 31 % on Qwen2.5-VL) and the area under each order's
+curve.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from benchmarks.common import print_table, write_result
 from luq.curve import MAX_RELATIVE_LOSS, area, savings
 from luq.damage import allocate_curve, candidates
-from luq.defaults import HIGH, LOW
+from luq.defaults import HIGH, LOW, uniform_baselines
 from luq.models.loading import load_model
 from luq.quant.spec import QuantSpec
 from luq.select import ORDERS, RANDOM_SEEDS
@@ -32,7 +34,8 @@ def main() -> None:
 
     start = time.perf_counter()
     session = Session(load_model(args.model), evaluation=shapes_evaluation(args.n))
-    uniform = [QuantSpec(m, b, 64) for m in ("rtn", "gptq") for b in (4, 3, 2)]
+    uniform = list(dict.fromkeys([*uniform_baselines(HIGH), *(
+        QuantSpec(m, b, 64) for m in ("rtn", "gptq") for b in (4, 3, 2))]))
     result = session.sweep(HIGH, LOW, ORDERS, uniform)
     by_order = result["curves"]
     by_order["allocate"] = allocate_curve(session, HIGH, LOW)  # 1-4 bits per block

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import gradio as gr
 
-from luq.defaults import HIGH, LOW
+from luq.defaults import HIGH, LOW, RESEARCH_HIGH, RESEARCH_LOW
 from luq.quant.ggml_types import OFFERED, TYPES, ULTRA_LOW, fallbacks
 from luq.quant.spec import QuantSpec
 
 RESEARCH = {
-    "billm": QuantSpec("billm", 1, 0, split=False),
+    "billm": RESEARCH_LOW,
     "billm-split": QuantSpec("billm", 1, 0, split=True),
     "rtn2": QuantSpec("rtn", 2, 64),
     "rtn1": QuantSpec("rtn", 1, 0),
     "gptq2": QuantSpec("gptq", 2, 64),
-    "rtn4": QuantSpec("rtn", 4, 64),
+    "rtn4": RESEARCH_HIGH,
     "gptq4": QuantSpec("gptq", 4, 64),
     "awq4": QuantSpec("awq", 4, 64),
     "rtn3": QuantSpec("rtn", 3, 64),

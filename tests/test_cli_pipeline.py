@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from luq.defaults import LOW
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
@@ -65,7 +67,8 @@ def test_plan_from_the_profile_meets_the_budget(env, profile, tmp_path, order):
     if order == "sensitivity":
         kl = [layer["sensitivity_kl"] for layer in data["layers"]]
         first = min(range(len(kl)), key=kl.__getitem__)
-        assert plan["layers"][first]["method"] == "billm"
+        assert (plan["layers"][first]["method"], plan["layers"][first].get("type")) == (
+            LOW.method, LOW.type)  # the default ultra-low setting
 
 
 def test_sensitivity_order_without_a_probe_is_a_clear_error(env, tmp_path):

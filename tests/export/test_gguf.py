@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from transformers import AutoModelForImageTextToText
 
-from luq.defaults import HIGH, LOW
+from luq.defaults import RESEARCH_HIGH as HIGH  # the research pair: its GGUF mapping
+from luq.defaults import RESEARCH_LOW as LOW
 from luq.engines.convert import ConversionError
 from luq.engines.llamacpp import LlamaCppModel
 from luq.export import rules
