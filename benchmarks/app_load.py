@@ -118,7 +118,7 @@ def main() -> None:
 
     from gradio_client import Client, handle_file
 
-    from luq.defaults import HIGH, LOW  # the app's rtn4 / billm choices
+    from luq.defaults import HIGH, LOW  # the app's defaults: their choices are the type names
     from luq.memory import model_layout
     from luq.models.loading import build_meta_model
     from luq.models.registry import ASSETS
@@ -137,11 +137,11 @@ def main() -> None:
                  for i in range(args.clients)]
 
         def plan(client, order, budget):
-            return client.predict(budget, "billm", "rtn4", order, False, "budget", 0.9,
+            return client.predict(budget, LOW.type, HIGH.type, order, False, "budget", 0.9,
                                   "shapes", "", 100, api_name="/plan")[-1]
 
         def answer(client, order, budget, engine, name="/answer"):
-            return client.predict(image, QUESTION, budget, "billm", "rtn4", order, engine,
+            return client.predict(image, QUESTION, budget, LOW.type, HIGH.type, order, engine,
                                   api_name=name)
 
         warm_up = time.perf_counter()
@@ -156,7 +156,7 @@ def main() -> None:
         def user(config):
             order, budget, engine = config
             client = Client(url, verbose=False)
-            ready.wait()
+            ready.wait(timeout=300)
             go.wait()
             deadline, began = clock["deadline"], clock["began"]
             times = {"slider": [], "arena": [], "llama.cpp card": []}
@@ -184,7 +184,7 @@ def main() -> None:
         slow: list = []  # (start offset, seconds) of each slider move
         with cf.ThreadPoolExecutor(max_workers=args.clients) as pool:
             futures = [pool.submit(user, config) for config in users]
-            ready.wait()
+            ready.wait(timeout=300)
             clock.update(deadline=time.monotonic() + args.seconds, began=time.perf_counter())
             go.set()
             results = [f.result() for f in futures]

@@ -112,6 +112,8 @@ def main() -> None:
     ap.add_argument("--ship", action="store_true",
                     help="also write the table the explorer ships (assets/decode_costs.json)")
     args = ap.parse_args()
+    if args.blocks < 2:
+        ap.error("--blocks must be at least 2 (the 1-block file is the fit's other point)")
     if "Q4_K" not in args.types:
         ap.error("--types must include Q4_K (the fit's reference)")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="luq-decode-costs-"))

@@ -30,7 +30,8 @@ import torch
 from gguf.quants import dequantize
 
 from benchmarks.common import print_table, write_result
-from luq.defaults import HIGH, LOW
+from luq.defaults import RESEARCH_HIGH as HIGH  # the research pair's mapped GGUF rows
+from luq.defaults import RESEARCH_LOW as LOW
 from luq.deploy import GGUFStore, llamacpp_answerer
 from luq.embedded import load_split
 from luq.evaluation import evaluate, normalize_answer

@@ -11,7 +11,7 @@ import sys
 from contextlib import nullcontext
 
 from luq import commands
-from luq.defaults import HIGH, LOW
+from luq.defaults import HIGH, LOW, RESEARCH_HIGH, RESEARCH_LOW
 from luq.entropy import ESTIMATORS
 from luq.estimate import AUTO_EMBED_BITS
 from luq.export.formats import FORMATS
@@ -28,20 +28,21 @@ from luq.tower import TOWER_TYPES
 
 def _add_spec_args(p: argparse.ArgumentParser, prefix: str, default: QuantSpec,
                    what: str) -> None:
-    method, bits, group_size = default.method, default.bits, default.group_size
-    dash = f"{prefix}-" if prefix else ""
-    p.add_argument(f"--{dash}method", default=method, choices=method_names(),
-                   help=f"{what} quantization method (default {method})")
-    p.add_argument(f"--{dash}bits", type=int, default=bits, help=f"{what} bits (default {bits})")
-    p.add_argument(f"--{dash}group-size", type=int, default=group_size,
-                   help=f"{what} group size, 0 = per-channel (default {group_size})")
+    """``--[prefix-]method/bits/group-size/split/type``; nothing given means ``default``."""
+    dash, key = (f"{prefix}-", f"{prefix}_") if prefix else ("", "")
+    research = RESEARCH_LOW if default.bits <= 2 else RESEARCH_HIGH
+    p.set_defaults(**{f"{key}default_spec": default, f"{key}research_spec": research})
+    p.add_argument(f"--{dash}method", choices=method_names(),
+                   help=f"{what} quantization method (default: {default.label})")
+    p.add_argument(f"--{dash}bits", type=int,
+                   help=f"{what} bits of a research method (default {research.bits})")
+    p.add_argument(f"--{dash}group-size", type=int,
+                   help=f"{what} group size, 0 = per-channel (default {research.group_size})")
     p.add_argument(f"--{dash}split", action=argparse.BooleanOptionalAction,
-                   default=default.split,
-                   help=f"{what}: billm split scales (a membership bit per weight; default "
-                        f"{'on' if default.split else 'off'})")
-    p.add_argument(f"--{dash}type", choices=ggml_types.OFFERED, default=default.type or None,
-                   help=f"{what}: with --{dash}method ggml, the llama.cpp type (quantized by "
-                        "ggml itself; bits and block follow from it)")
+                   help=f"{what}: billm split scales (a membership bit per weight; default on)")
+    p.add_argument(f"--{dash}type", choices=ggml_types.OFFERED,
+                   help=f"{what}: the llama.cpp type (method ggml; quantized by ggml itself, "
+                        f"bits and block follow from it)")
 
 
 def _add_task_args(p: argparse.ArgumentParser, what: str, n: int) -> None:

@@ -15,18 +15,28 @@ from luq.quant.spec import QuantSpec
 
 
 def spec(args: argparse.Namespace, prefix: str = "") -> QuantSpec:
-    """The QuantSpec of ``--[prefix-]method/bits/group-size/split``, or of
-    ``--[prefix-]type`` with method ``ggml`` (bits and block from the type)."""
+    """The QuantSpec of ``--[prefix-]type`` (method ``ggml``: bits and block from the type) or
+    of ``--[prefix-]method/bits/group-size/split`` (a research method; what is not given comes
+    from the research pair of ``luq.defaults``); nothing given: the default setting."""
     key, dash = (f"{prefix}_", f"{prefix}-") if prefix else ("", "")
-    method, qtype = getattr(args, f"{key}method"), getattr(args, f"{key}type", None)
-    if method == "ggml" or qtype:
-        if method != "ggml":
-            raise ValueError(f"--{dash}type needs --{dash}method ggml")
+    given = {k: getattr(args, f"{key}{k}", None)
+             for k in ("method", "type", "bits", "group_size", "split")}
+    if all(v is None for v in given.values()):
+        return getattr(args, f"{key}default_spec")
+    method, qtype = given["method"], given["type"]
+    if method == "ggml" or (method is None and qtype):
         if not qtype:
             raise ValueError(f"--{dash}method ggml needs --{dash}type (e.g. IQ1_M, Q4_K)")
         return QuantSpec.ggml(qtype)
-    return QuantSpec(method, getattr(args, f"{key}bits"),
-                     getattr(args, f"{key}group_size"), split=getattr(args, f"{key}split"))
+    if qtype:
+        raise ValueError(f"--{dash}type needs --{dash}method ggml (or no method)")
+    research = getattr(args, f"{key}research_spec")
+    method = method or research.method
+    same = method == research.method
+    pick = {k: given[k] if given[k] is not None else getattr(research, k)
+            for k in ("bits", "group_size", "split")} if same else {
+        k: given[k] for k in ("bits", "group_size", "split") if given[k] is not None}
+    return QuantSpec(method, **pick)
 
 
 def progress(done: int, total: int, message: str) -> None:

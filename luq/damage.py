@@ -85,7 +85,8 @@ def allocator_frontier(session, high: QuantSpec, low: QuantSpec,
     type on every row) are counted once, the one nearer the base kept. Memoised per session
     and calibration source: a slider move re-reads no probe and hashes no weights.
     """
-    key = (high, low, tuple(types or ()), session.source.key, session.image_detail, min_speed)
+    key = (high, low, tuple(types or ()), session.source.key, session.image_detail, min_speed,
+           load_costs() if min_speed is not None else None)
     memo = _FRONTIERS.setdefault(session, {})
     if key not in memo:
         memo[key] = _frontier(session, high, low, types, progress, min_speed)
@@ -123,8 +124,9 @@ def _frontier(session, high: QuantSpec, low: QuantSpec, types: Sequence[QuantSpe
         if stored not in seen:
             seen.add(stored)
             specs.insert(0, spec)
+    times, limit = speed_limits(session.layout, specs, min_speed) if min_speed is not None \
+        else (None, None)  # before any probing: a missing table fails at once
     session.prepare(specs, progress)
-    times, limit = speed_limits(session.layout, specs, min_speed) if min_speed else (None, None)
     table = damage_table(session, specs, high, progress)
     frontier = pareto_frontier(block_costs(session.layout, specs, table), specs, times, limit)
     if not frontier.bytes:

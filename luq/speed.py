@@ -52,8 +52,9 @@ class DecodeCosts:
         """Nanoseconds per weight of ``qtype`` (ValueError: not in the table)."""
         table = dict(self.ns_per_weight)
         if qtype not in table:
-            raise ValueError(f"the decode-cost table has no {qtype}: re-run "
-                             "python -m benchmarks.decode_costs --types ... with it")
+            raise ValueError(f"the decode-cost table ({self.date}) has no {qtype}, which this "
+                             "model's rows need (python -m benchmarks.decode_costs measures "
+                             "the offered types, not their row fallbacks)")
         return table[qtype]
 
     @property
@@ -88,8 +89,10 @@ def save_costs(costs: DecodeCosts, path: str | Path | None = None) -> Path:
 def load_costs(path: str | Path | None = None) -> DecodeCosts | None:
     """``path``'s table, else this machine's, else the shipped one; None when none exists."""
     for candidate in ([Path(path)] if path else [costs_path(), SHIPPED]):
-        if candidate.is_file():
+        try:
             return DecodeCosts.from_dict(json.loads(candidate.read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # missing or unreadable: the next one
     return None
 
 
@@ -147,7 +150,10 @@ def relative_speed(layout: ModelLayout, plan: BitPlan, costs: DecodeCosts,
 def plan_speed(layout: ModelLayout, plan: BitPlan) -> float | None:
     """``plan``'s predicted speed over uniform Q4_K_M's, to 3 places (None: no cost table)."""
     costs = load_costs()
-    return None if costs is None else round(relative_speed(layout, plan, costs), 3)
+    try:
+        return None if costs is None else round(relative_speed(layout, plan, costs), 3)
+    except ValueError:  # a row fallback type the table lacks
+        return None
 
 
 def speed_line(layout: ModelLayout, plan: BitPlan, costs: DecodeCosts | None,

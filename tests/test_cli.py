@@ -29,7 +29,10 @@ def test_memory_of_llama_cpp_types_and_a_typed_tower():
     typed = json.loads(_run(*args, "--tower", "Q8_0").stdout)
     assert typed["breakdown"]["vision"] < out["breakdown"]["vision"]
     assert typed["decoder_bytes"] == out["decoder_bytes"]
-    r = _run("memory", "--model", "tiny-random-llava", "--type", "Q4_K")
+    alone = json.loads(_run("memory", "--model", "llava-hf/llava-1.5-7b-hf", "--type",
+                            "Q4_K").stdout)  # a type alone is a llama.cpp setting
+    assert alone["decoder_bytes"] == out["decoder_bytes"]
+    r = _run("memory", "--model", "tiny-random-llava", "--method", "rtn", "--type", "Q4_K")
     assert r.returncode == 2 and "--type needs --method ggml" in r.stderr
     r = _run("memory", "--model", "tiny-random-llava", "--method", "ggml")
     assert r.returncode == 2 and "needs --type" in r.stderr
