@@ -184,10 +184,11 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
                + "".join(f"\n\n_{line}_" for line in fallback_notes(
                    [i for b in session.layout.blocks for _, (_, i) in b.linears], low, high)))
     saved = _saved_curves(session, high, low)
-    figure = figures.tradeoff_curve(curves, uniform, full, (mem.total_bytes / 1e6, accuracy),
-                                    saved=saved, metric=session.evaluation.metric)
+    figure = figures.cached(figures.tradeoff_curve, curves, uniform, full,
+                            (mem.total_bytes / 1e6, accuracy), saved, session.evaluation.metric)
     plan_dict = sel.plan.to_dict()
-    return (figures.bit_bars(plan_dict), figures.memory_breakdown(mem.breakdown), summary,
+    return (figures.cached(figures.bit_bars, plan_dict),
+            figures.cached(figures.memory_breakdown, mem.breakdown), summary,
             figure, plan_downloads(sel.plan),
             {**plan_dict, "accuracy": accuracy, "n_low": sel.n_low})
 

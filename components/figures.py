@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -10,6 +14,28 @@ from luq.select import ORDER_LABELS
 IMAGE_COLOR, TEXT_COLOR, ALL_COLOR = "#d62728", "#1f77b4", "#7f7f7f"
 ORDER_COLORS = {"entropy": "#2ca02c", "entropy-desc": "#d62728", "random": "#9467bd",
                 "depth": "#8c564b", "sensitivity": "#ff7f0e"}
+
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHED_FIGURES = 256  # a slider has few distinct plans per setting (one per ultra-low count)
+
+
+def cached(builder, *args):
+    """``builder(*args)``, built once per distinct JSON-equal arguments (least recently used
+    dropped past :data:`CACHED_FIGURES`): plotly's validation makes a figure cost tens of ms,
+    most of a warm slider move. The figure is shared: callers must not modify it."""
+    key = (builder.__name__, json.dumps(args, sort_keys=True, default=str))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    figure = builder(*args)
+    with _CACHE_LOCK:
+        _CACHE[key] = figure
+        while len(_CACHE) > CACHED_FIGURES:
+            _CACHE.popitem(last=False)
+    return figure
 
 
 def _short(name: str) -> str:

@@ -126,8 +126,8 @@ def test_gguf_export_of_the_embedded_model_runs_with_its_readme_files(env, profi
     out = _run(env, "export", "--plan", str(plan_path), "--format", "gguf", "--samples", "8",
                "--out", str(tmp_path / "gguf"))
     n_low = json.loads(plan_path.read_text())["layers"]
-    low_blocks = {str(i) for i, a in enumerate(n_low) if a["bits"] == 1}
-    assert low_blocks and {k for k, t in out["block_types"].items() if t == "IQ1_M"} == low_blocks
+    low_blocks = {str(i) for i, a in enumerate(n_low) if a.get("type") == LOW.type}
+    assert low_blocks and {k for k, t in out["block_types"].items() if t == LOW.type} == low_blocks
     readme = (tmp_path / "gguf" / "README.md").read_text()
     model, mmproj = out["model"], out["mmproj"]
     assert f"-m {os.path.basename(model)} --mmproj {os.path.basename(mmproj)}" in readme
