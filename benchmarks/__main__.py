@@ -22,10 +22,12 @@ def measured_rows() -> list[dict]:
     return json.loads(path.read_text()).get("scripts", []) if path.exists() else []
 
 
-# Order matters: claims reads the trade-off curve's areas. gguf_speed (about 25 min) runs
-# on its own: python -m benchmarks.gguf_speed.
-SCRIPTS = ("embedded_quality", "embedded_styles", "embedded_gguf", "tradeoff", "claims",
-           "quant_speed", "ggml_speed", "plan_switch", "app_latency", "app_load", "scale")
+# Order matters: claims reads the trade-off curve's areas; gguf_speed's allocator plan reads
+# this machine's decode-cost table. gguf_speed (about 15 min) runs on its own:
+# python -m benchmarks.gguf_speed.
+SCRIPTS = ("embedded_quality", "embedded_styles", "embedded_gguf", "ultra_low_types",
+           "tradeoff", "claims", "quant_speed", "ggml_speed", "decode_costs", "plan_switch",
+           "app_latency", "app_load", "scale")
 
 
 def main() -> None:
