@@ -8,6 +8,7 @@ import sys
 import pytest
 from gradio_client import handle_file
 
+from components.settings import DEFAULT_HIGH, DEFAULT_LOW
 from luq.models.registry import ASSETS
 
 LLAVA = ASSETS / "configs" / "llava-1.5-7b-hf.json"
@@ -31,7 +32,8 @@ def test_llama_cpp_types_and_a_quantized_tower_change_the_figures(client):
 def test_an_uploaded_config_gives_the_same_answer_as_the_cli(client, tmp_path):
     config = tmp_path / "config.json"
     shutil.copy(LLAVA, config)
-    summary, result = _what_fits(client, "upload", upload=handle_file(str(config)))
+    summary, result = _what_fits(client, "upload", upload=handle_file(str(config)),
+                                 low=DEFAULT_LOW, high=DEFAULT_HIGH)  # the CLI's defaults too
     r = subprocess.run([sys.executable, "-m", "luq", "memory", "--model",
                         "llava-hf/llava-1.5-7b-hf", "--budget-mb", "3500"],
                        capture_output=True, text=True, timeout=300)
