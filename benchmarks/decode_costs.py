@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -94,6 +92,7 @@ def fit(files: dict, best_s: dict[str, float], blocks: int, hidden: int, interme
 
 
 def main() -> None:
+    from benchmarks.gguf_speed import interleaved_runs
     from luq.quant.ggml_types import OFFERED, TYPES
     from luq.speed import SHIPPED, DecodeCosts, save_costs
 
@@ -124,16 +123,8 @@ def main() -> None:
             files = build(work, args.blocks, args.types, args.calibration_tokens, args.hidden,
                           args.intermediate, args.vocab)
             index.write_text(json.dumps(files))
-        runs: dict[str, list[dict]] = {label: [] for label in files}
-        labels = list(files)
-        for r in range(args.rounds):
-            for label in labels[r % len(labels):] + labels[:r % len(labels)]:
-                out = subprocess.run(
-                    [sys.executable, "-m", "benchmarks.gguf_speed", "--measure", files[label][0],
-                     "--threads", str(args.threads), "--prompt", str(args.prompt),
-                     "--decode", str(args.decode)], capture_output=True, text=True, check=True)
-                runs[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"round {r + 1}/{args.rounds} done", flush=True)
+        runs = interleaved_runs({k: path for k, (path, _, _) in files.items()}, args.rounds,
+                                args.threads, args.prompt, args.decode)
         best_s = {label: 1.0 / max(r["decode_tok_s"] for r in done)
                   for label, done in runs.items()}
         costs, constants = fit(files, best_s, args.blocks, args.hidden, args.intermediate,

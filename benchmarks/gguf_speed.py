@@ -125,6 +125,23 @@ def measure(path: str, threads: int, prompt: int, decode: int) -> dict:
                 "prompt_tokens": answer.prompt_tokens, "decode_tokens": answer.decode_tokens}
 
 
+def interleaved_runs(paths: dict[str, str | Path], rounds: int, threads: int, prompt: int,
+                     decode: int) -> dict[str, list[dict]]:
+    """Each file measured once per round in a fresh process (:func:`measure`), the files
+    taking turns in an order rotated every round; per label, one dict per round."""
+    runs: dict[str, list[dict]] = {label: [] for label in paths}
+    labels = list(paths)
+    for r in range(rounds):
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.gguf_speed", "--measure", str(paths[label]),
+                 "--threads", str(threads), "--prompt", str(prompt), "--decode", str(decode)],
+                capture_output=True, text=True, check=True)
+            runs[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"round {r + 1}/{rounds} done", flush=True)
+    return runs
+
+
 def build_files(work: Path, layers: int, calibration_tokens: int,
                 min_speed: float = 1.0) -> tuple[dict[str, tuple[Path, str]], dict, dict]:
     """Exports the stand-in model as Q4_K_M, one LUQ file per ultra-low type and the
@@ -237,17 +254,8 @@ def main() -> None:
             (work / "files.json").write_text(json.dumps(saved))
         files, predicted = saved["files"], saved["predicted"]
         files = {k: (Path(p), low) for k, (p, low) in files.items()}
-        runs: dict[str, list[dict]] = {label: [] for label in files}
-        labels = list(files)
-        for r in range(args.rounds):
-            for label in labels[r % len(labels):] + labels[:r % len(labels)]:  # rotate order
-                out = subprocess.run(
-                    [sys.executable, "-m", "benchmarks.gguf_speed", "--measure",
-                     str(files[label][0]), "--threads", str(args.threads), "--prompt",
-                     str(args.prompt), "--decode", str(args.decode)],
-                    capture_output=True, text=True, check=True)
-                runs[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"round {r + 1}/{args.rounds} done", flush=True)
+        runs = interleaved_runs({k: p for k, (p, _) in files.items()}, args.rounds,
+                                args.threads, args.prompt, args.decode)
         rows = summarize(files, runs, predicted)
         load["after"] = os.getloadavg()  # other jobs on a shared machine skew the speeds
         print(f"TinyLlama-1.1B-shaped random decoder ({args.layers} blocks), llama.cpp "

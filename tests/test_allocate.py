@@ -10,12 +10,14 @@ from luq.memory import BlockLayout, ModelLayout, plan_memory
 from luq.quant.spec import QuantSpec
 
 
-def brute(costs, budget):
+def brute(costs, budget, times=None, limit=None):
+    """(bytes, damage) of the least-damage assignment within ``budget`` (and ``limit``)."""
     best = None
     for choice in itertools.product(*(range(len(b)) for b in costs)):
         nbytes = sum(costs[i][k][0] for i, k in enumerate(choice))
         damage = sum(costs[i][k][1] for i, k in enumerate(choice))
-        if nbytes <= budget and (best is None or damage < best[1] - 1e-12):
+        fast = times is None or sum(times[i][k] for i, k in enumerate(choice)) <= limit
+        if nbytes <= budget and fast and (best is None or damage < best[1] - 1e-12):
             best = (nbytes, damage)
     return best
 
@@ -97,17 +99,6 @@ def test_allocated_plan_fits_and_beats_entropy_order_on_the_embedded_model(sessi
     assert all(p["accuracy"] is not None for p in curve)
 
 
-def brute_timed(costs, times, limit, budget):
-    best = None
-    for choice in itertools.product(*(range(len(b)) for b in costs)):
-        nbytes = sum(costs[i][k][0] for i, k in enumerate(choice))
-        damage = sum(costs[i][k][1] for i, k in enumerate(choice))
-        took = sum(times[i][k] for i, k in enumerate(choice))
-        if nbytes <= budget and took <= limit and (best is None or damage < best - 1e-12):
-            best = damage
-    return best
-
-
 @pytest.mark.parametrize("seed", range(40))
 def test_timed_frontier_is_the_optimum_of_every_budget_within_the_time_limit(seed):
     rng = random.Random(seed)
@@ -119,12 +110,12 @@ def test_timed_frontier_is_the_optimum_of_every_budget_within_the_time_limit(see
     frontier = pareto_frontier(costs, (), times, limit)
     assert all(a > b for a, b in zip(frontier.damage, frontier.damage[1:]))
     for budget in range(0, 30 * blocks + 2):
-        expected = brute_timed(costs, times, limit, budget)
+        expected = brute(costs, budget, times, limit)
         index = frontier.best(budget)
         if expected is None:
             assert index is None
             continue
-        assert frontier.damage[index] == pytest.approx(expected)
+        assert frontier.damage[index] == pytest.approx(expected[1])
         choice = frontier.choices[index]
         assert sum(times[i][c] for i, c in enumerate(choice)) <= limit
         assert sum(costs[i][c][0] for i, c in enumerate(choice)) == frontier.bytes[index]
