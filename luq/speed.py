@@ -101,16 +101,11 @@ def _gguf_name(linear: str, index: int) -> str:
     return f"blk.{index}.{GGUF_NAMES.get(suffix, suffix)}.weight"
 
 
-def block_types(plan: BitPlan, ultra_low: str | None = None) -> dict[int, str]:
-    """The ggml type of each decoder block by index, as the GGUF export stores it."""
-    return {rules.block_index(a.name): rules.ggml_type(a.spec, ultra_low) for a in plan.layers}
-
-
 def stored_tensors(layout: ModelLayout, plan: BitPlan, ultra_low: str | None = None
                    ) -> list[tuple[int, list[tuple[int, str]]]]:
     """Per decoder block (depth order), its linears' ``(weights, stored ggml type)``; the
     output head last, as block ``-1``."""
-    types = block_types(plan, ultra_low)
+    types = rules.block_types(plan, ultra_low)
     exact = frozenset(rules.block_index(a.name) for a in plan.layers if a.spec.method == "ggml")
     out = []
     for block in layout.blocks:

@@ -77,11 +77,6 @@ class GGUFExport:
         return out
 
 
-def block_types(plan: BitPlan, ultra_low: str | None = None) -> dict[int, str]:
-    """The ggml type of each decoder block by index (``rules.GGML_TYPES``)."""
-    return {rules.block_index(a.name): rules.ggml_type(a.spec, ultra_low) for a in plan.layers}
-
-
 def _linears(model: nn.Module, plan: BitPlan) -> dict[str, nn.Linear]:
     found = {f"{a.name}.{sub}": m for a in plan.layers
              for sub, m in model.get_submodule(a.name).named_modules()
@@ -216,7 +211,7 @@ def export_gguf(model: nn.Module, plan: BitPlan, out_dir: str | Path, processor=
             importance matrix and neither ``batches`` nor ``imatrix`` was given.
         luq.engines.convert.ConversionError: the converter refused the model (message says why).
     """
-    types = block_types(plan, ultra_low)
+    types = rules.block_types(plan, ultra_low)
     reads_model = base is None or (imatrix is None and bool(batches))
     for a in plan.layers if reads_model else ():  # a ready base + imatrix never read it
         if any(isinstance(m, QuantLinear) for m in model.get_submodule(a.name).modules()):

@@ -126,6 +126,11 @@ def ggml_type(spec: QuantSpec, ultra_low: str | None = None) -> str:
     return GGML_TYPES[key]
 
 
+def block_types(plan: BitPlan, ultra_low: str | None = None) -> dict[int, str]:
+    """The ggml type of each decoder block by index (:func:`ggml_type` of its setting)."""
+    return {block_index(a.name): ggml_type(a.spec, ultra_low) for a in plan.layers}
+
+
 def use_more_bits(i: int, n: int) -> bool:
     """llama.cpp's Q4_K_M rule: blocks whose ``attn_v`` / ``ffn_down`` get Q6_K."""
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
