@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from luq.export import rules
@@ -90,10 +91,16 @@ def load_costs(path: str | Path | None = None) -> DecodeCosts | None:
     """``path``'s table, else this machine's, else the shipped one; None when none exists."""
     for candidate in ([Path(path)] if path else [costs_path(), SHIPPED]):
         try:
-            return DecodeCosts.from_dict(json.loads(candidate.read_text()))
+            return _read_costs(candidate, candidate.stat().st_mtime_ns)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # missing or unreadable: the next one
     return None
+
+
+@lru_cache(maxsize=8)
+def _read_costs(path: Path, _mtime_ns: int) -> DecodeCosts:
+    """The table in ``path``, parsed once per version of the file (slider moves ask often)."""
+    return DecodeCosts.from_dict(json.loads(path.read_text()))
 
 
 def _gguf_name(linear: str, index: int) -> str:

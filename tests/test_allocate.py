@@ -22,12 +22,18 @@ def brute(costs, budget, times=None, limit=None):
     return best
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_frontier_is_the_optimum_of_every_budget(seed):
+def random_case(seed):
+    """A few blocks, a few candidates: (rng, blocks, candidates, (bytes, damage) per pair)."""
     rng = random.Random(seed)
     blocks, k = rng.randint(1, 6), rng.randint(1, 4)
     costs = [[(rng.randint(1, 30), rng.choice([0.0, rng.random() * 10])) for _ in range(k)]
              for _ in range(blocks)]
+    return rng, blocks, k, costs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_frontier_is_the_optimum_of_every_budget(seed):
+    _, blocks, _, costs = random_case(seed)
     frontier = pareto_frontier(costs)
     assert list(frontier.bytes) == sorted(frontier.bytes)
     assert all(a > b for a, b in zip(frontier.damage, frontier.damage[1:]))  # strictly better
@@ -101,10 +107,7 @@ def test_allocated_plan_fits_and_beats_entropy_order_on_the_embedded_model(sessi
 
 @pytest.mark.parametrize("seed", range(40))
 def test_timed_frontier_is_the_optimum_of_every_budget_within_the_time_limit(seed):
-    rng = random.Random(seed)
-    blocks, k = rng.randint(1, 6), rng.randint(1, 4)
-    costs = [[(rng.randint(1, 30), rng.choice([0.0, rng.random() * 10])) for _ in range(k)]
-             for _ in range(blocks)]
+    rng, blocks, k, costs = random_case(seed)
     times = [[rng.randint(1, 20) for _ in range(k)] for _ in range(blocks)]
     limit = rng.randint(blocks, 20 * blocks)
     frontier = pareto_frontier(costs, (), times, limit)
