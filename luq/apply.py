@@ -34,6 +34,7 @@ from luq.quant.registry import get_method
 from luq.quant.spec import QuantSpec
 from luq.quant.stats import InputStats
 from luq.resources import available_memory_bytes, release_free_memory
+from luq.spill import spill_linears
 from luq.statistics import collect_statistics
 
 SMALL_DECODER_BYTES = 1 << 30  # up to this dense decoder size the dense cache is unbounded
@@ -107,6 +108,10 @@ class VariantStore:
             :func:`default_dense_limit`), None (unbounded) or a number (0: no cache).
         calibration: calibration batches, or a function returning them (called when first
             needed), for variants that read statistics.
+        spill: move a block's full-precision linear weights to a memory-mapped file
+            (:mod:`luq.spill`) once :meth:`prepare` has built its variants: ``"auto"``
+            (default) when a CPU memory limit is active and the room it leaves is below
+            :data:`DENSE_SHARE` of the dense decoder; True always (CPU weights); False never.
 
     Attributes:
         dense: the shared :class:`DenseCache`.
@@ -119,7 +124,7 @@ class VariantStore:
     def __init__(self, model: nn.Module, adapter: ArchAdapter | None = None,
                  stats: Mapping[str, InputStats] | None = None, cache_dense: bool = True, *,
                  dense_limit: int | None | str = "auto",
-                 calibration: Batches | None = None) -> None:
+                 calibration: Batches | None = None, spill: bool | str = "auto") -> None:
         self.model = model
         self.adapter = adapter or adapter_for(model)
         self.stats = stats
@@ -130,6 +135,8 @@ class VariantStore:
         if dense_limit == "auto":
             dense_limit = default_dense_limit(model, self.adapter)
         self._dense_bound = dense_limit if cache_dense else 0  # before any memory limit
+        self.spill = spill
+        self.spilled: set[str] = set()  # blocks whose originals live in a spill file
         self.dense = DenseCache(self._dense_bound)
         self.variants: dict[tuple[str, QuantSpec], nn.Module] = {}
         self.imatrix: dict[str, torch.Tensor] = {}  # what ggml settings were quantized with
@@ -185,11 +192,13 @@ class VariantStore:
             specs = list(dict.fromkeys(s for s in specs if s.method != "fp16"))
             streamed = [s for s in specs if self._streams(s)
                         and any((n, s) not in self.variants for n in self.names)]
-            todo = [(n, s) for s in specs if s not in streamed for n in self.names
-                    if (n, s) not in self.variants]
+            todo = [(n, s) for n in self.names for s in specs if s not in streamed
+                    and (n, s) not in self.variants]  # block by block: each can then spill
             total = len(todo) + (len(self.names) if streamed else 0)
             for i, (name, spec) in enumerate(todo):
                 self._build(name, spec, self.stats)
+                if not streamed and (i + 1 == len(todo) or todo[i + 1][0] != name):
+                    self._spill(name)
                 if progress:
                     progress(i + 1, total, f"quantizing {name} ({spec.label})")
             if streamed:
@@ -202,6 +211,7 @@ class VariantStore:
             for spec in specs:
                 if (name, spec) not in self.variants:
                     self._build(name, spec, stats)
+            self._spill(name)
 
         def report(i: int, _n: int, message: str) -> None:
             if progress:
@@ -213,6 +223,23 @@ class VariantStore:
                            blocks=[self.originals[n] for n in self.names])
         self.seconds["statistics"] += (time.perf_counter() - start
                                        - (self.seconds["quantize"] - quantized))
+
+    def _spill(self, name: str) -> None:
+        """Spills the block's originals when :attr:`spill` asks for it now."""
+        if self.spill is False or name in self.spilled:
+            return
+        if self.spill == "auto":
+            limit = active_limit()
+            if limit is None or torch.device(limit.device).type != "cpu":
+                return
+            dense = sum(m.weight.numel() * m.weight.element_size()
+                        for b in self.originals.values() for m in b.modules()
+                        if isinstance(m, nn.Linear))
+            if limit.room() >= DENSE_SHARE * dense:
+                return
+        spill_linears(self.originals[name])
+        self.spilled.add(name)
+        release_free_memory()
 
     def apply(self, plan: BitPlan) -> None:
         """Puts each block of ``plan`` in place (quantizing only variants never seen)."""
