@@ -45,8 +45,11 @@ def build_demo() -> gr.Blocks:
             build_about_panel()
         # on load and after a model switch: the slider range, the plan and the profile
         private = {"api_visibility": "private"}
-        for start in (demo.load, switched.success):
-            limits = start(budget_limits, [model, low, high, tower], budget, **private)
+        for start, name in ((demo.load, None), (switched.success, "budget_range")):
+            # public after a switch: an API client sets the new model's slider range as the
+            # page does (the server checks each budget against the range this sets)
+            limits = start(budget_limits, [model, low, high, tower], budget,
+                           **({"api_name": name} if name else private))
             limits.success(make_plan, plan_inputs, plan_outputs, **INTERACTIVE, **private)
             start(profile_model, entropy_inputs, entropy_outputs, **PROFILE, **private)
     return demo

@@ -11,8 +11,9 @@ cache (``LUQ_CACHE_DIR``). Then, each from a cold start:
    (target 45 s).
 2. The app (``python app.py`` in a process of its own on 127.0.0.1), driven through
    ``gradio_client`` as a visitor: load the folder in the model picker; the first slider move
-   (``/plan`` at the app's defaults, halfway through the budget range: profile, statistics,
-   every block's variant at the default pair, the plan's 100-question accuracy; target 90 s);
+   (``/budget_range`` then ``/plan`` at the app's defaults and default budget, as the page
+   chains them after a switch: profile, statistics, every block's variant at the default
+   pair, the plan's 100-question accuracy; target 90 s);
    then arena questions (``/answer``, three PyTorch answers; target 5 s each, the first and
    the median of the rest reported).
 
@@ -47,11 +48,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from luq.defaults import HIGH, LOW
-    from luq.memory import model_layout
-    from luq.models.loading import build_meta_model
     from luq.models.registry import ASSETS
     from luq.models.shaped import save_shaped
-    from luq.select import budget_range
 
     root = Path(tempfile.mkdtemp(prefix="luq-cpu-space-"))
     folder = root / "data" / "smolvlm-256m-random"
@@ -67,11 +65,10 @@ def main() -> None:
                            "--task", "shapes", "--n", str(args.questions)], env=env,
                           capture_output=True, text=True, check=True)
     cli_s = time.perf_counter() - start
+    print(f"CLI eval {cli_s:.1f} s", flush=True)
 
     from gradio_client import Client, handle_file
 
-    lo, hi = budget_range(model_layout(build_meta_model(str(folder))), HIGH, LOW)
-    budget = round((lo + hi) / 2 / 1e6, 3)
     env["LUQ_CACHE_DIR"] = str(root / "cache-app")
     os.environ.update(env)  # the server process inherits the data folder and empty cache
     port = _port()
@@ -81,12 +78,16 @@ def main() -> None:
         start = time.perf_counter()
         client.predict(str(folder), "embedded", api_name="/load_model")
         load_s = time.perf_counter() - start
+        start = time.perf_counter()  # what the page chains after a switch: range, then plan
+        limits = client.predict(LOW.type, HIGH.type, "F16", api_name="/budget_range")
+        budget = limits["value"]
         start = time.perf_counter()
         plan = client.predict(budget, LOW.type, HIGH.type, "entropy", False, "budget", 0.9,
                               "shapes", "", 100, api_name="/plan")[-1]
-        move_s = time.perf_counter() - start
+        move_s = time.perf_counter() - start  # the range and the first plan
+        print(f"first slider move {move_s:.1f} s", flush=True)
         start = time.perf_counter()
-        client.predict(budget * 0.9, LOW.type, HIGH.type, "entropy", False, "budget", 0.9,
+        client.predict((limits["minimum"] + budget) / 2, LOW.type, HIGH.type, "entropy", False, "budget", 0.9,
                        "shapes", "", 100, api_name="/plan")
         second_move_s = time.perf_counter() - start
         image = handle_file(str(sorted((ASSETS / "examples").glob("*.png"))[0]))
@@ -96,6 +97,7 @@ def main() -> None:
             client.predict(image, QUESTION, budget, LOW.type, HIGH.type, "entropy", False,
                            api_name="/answer")
             answers.append(time.perf_counter() - start)
+            print(f"arena {answers[-1]:.2f} s", flush=True)
         server_rss = _rss_bytes(server.pid)
     finally:
         server.kill()

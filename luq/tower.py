@@ -17,6 +17,7 @@ from torch import nn
 
 from luq.memory import TOWER_PARTS
 from luq.models.adapters import ArchAdapter
+from luq.models.features import cache_image_features
 from luq.quant.ggml_types import stored_type
 from luq.quant.registry import dequantize, quantize_weight
 from luq.quant.spec import FULL_PRECISION, QuantSpec
@@ -47,6 +48,8 @@ class TowerWeights:
     def __init__(self, model: nn.Module, adapter: ArchAdapter) -> None:
         self.linears = [m for name, m in model.named_modules() if isinstance(m, nn.Linear)
                         and adapter.category(f"{name}.weight") in TOWER_PARTS]
+        # a picture's features are computed once while these weights stay as they are
+        cache_image_features(model, [m.weight for m in self.linears])
         self.originals: list[torch.Tensor] | None = None
         self.spec = FULL_PRECISION
 

@@ -19,6 +19,9 @@ import numpy as np
 from luq.progress import Progress
 
 
+PARALLEL_WEIGHTS = 1 << 20  # smaller tensors are read back in one call, without threads
+
+
 class GGMLMissingError(ImportError):
     """``libggml-python`` is not installed."""
 
@@ -140,13 +143,14 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
     return out
 
 
-def dequantize(blocks: np.ndarray, name: str, n_per_row: int) -> np.ndarray:
+def dequantize(blocks: np.ndarray, name: str, n_per_row: int, threads: int = 2) -> np.ndarray:
     """ggml's own ``to_float`` (the type traits' routine llama.cpp runs) on stored rows.
 
     Args:
         blocks: ``(rows, row_bytes)`` uint8, as :func:`quantize` returns them.
         name: their ggml type.
         n_per_row: weights per row.
+        threads: row chunks read in parallel (ctypes releases the GIL).
 
     Returns:
         ``(rows, n_per_row)`` float32.
@@ -157,7 +161,18 @@ def dequantize(blocks: np.ndarray, name: str, n_per_row: int) -> np.ndarray:
         raise ValueError(f"{data.shape[1]} bytes per row do not hold {n_per_row} weights of "
                          f"{name}")
     out = np.empty((rows, n_per_row), dtype=np.float32)
-    _to_float(name)(data.ctypes.data, out.ctypes.data, rows * n_per_row)
+    to_float = _to_float(name)
+    step = max(1, -(-rows // max(1, threads)))
+
+    def chunk(start_row: int) -> None:
+        n = min(step, rows - start_row)
+        to_float(data[start_row].ctypes.data, out[start_row].ctypes.data, n * n_per_row)
+
+    if rows <= step or rows * n_per_row < PARALLEL_WEIGHTS:
+        to_float(data.ctypes.data, out.ctypes.data, rows * n_per_row)
+    else:
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            list(pool.map(chunk, range(0, rows, step)))
     return out
 
 

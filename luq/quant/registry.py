@@ -211,7 +211,8 @@ class GGML(QuantMethod):
         rows, n_per_row = qw.shape
         qtype = stored_type(qw.spec.type, n_per_row)
         blocks = qw.tensors["blocks"]
-        w = torch.from_numpy(ggml.dequantize(blocks.cpu().numpy(), qtype, n_per_row))
+        w = torch.from_numpy(ggml.dequantize(blocks.cpu().numpy(), qtype, n_per_row,
+                                             threads=torch.get_num_threads()))
         w = w.to(blocks.device)
         return w if out is None else out.reshape(-1)[: w.numel()].view(w.shape).copy_(w)
 

@@ -90,7 +90,17 @@ def test_accuracy_floor_rule(client):
 def test_only_documented_endpoints_are_public(client):
     named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert named == {"/profile", "/sensitivity", "/plan", "/answer", "/load_model",
-                     "/what_fits", "/gguf", "/answer_llamacpp", "/image_detail"}
+                     "/what_fits", "/gguf", "/answer_llamacpp", "/image_detail",
+                     "/budget_range"}
+
+
+def test_budget_range_gives_the_models_default_budget_within_its_range(client):
+    update = client.predict(*SETTINGS[:2], "F16", api_name="/budget_range")
+    value = update["value"]
+    assert update["minimum"] == pytest.approx(LO, abs=1e-3) and LO <= value <= HI
+    assert update["maximum"] > HI  # up to full precision
+    plan = _plan(client, value)[-1]  # the range it set is the one the server checks
+    assert plan["memory_bytes"] <= value * 1e6
 
 
 def test_unknown_words_are_flagged_before_the_answers(client):

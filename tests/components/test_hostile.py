@@ -124,6 +124,12 @@ def test_plan(client, rss_before, args):
 
 
 @HOSTILE
+@given(args=_one_bad([*SETTINGS[:2], "F16"], [strings, strings, strings]))
+def test_budget_range(client, rss_before, args):
+    _check(lambda: client.predict(*args, api_name="/budget_range"))
+
+
+@HOSTILE
 @given(plan_data=st.one_of(paths, hub_ids), limit=st.one_of(st.just(100), numbers))
 def test_plan_task_data(client, rss_before, plan_data, limit):
     _check(lambda: client.predict(*PLAN_DEFAULTS[:7], "mme", plan_data, limit,

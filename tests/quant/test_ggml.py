@@ -156,3 +156,13 @@ def test_a_ggml_plan_exports_the_variant_bytes(tmp_path):
             assert sorted(map(bytes, ours)) == sorted(map(bytes, theirs)), (name, sub)
             if short not in ("attn_q", "attn_k"):
                 assert np.array_equal(ours, theirs), (name, sub)
+
+
+@pytest.mark.parametrize("name", ["Q1_0", "Q4_K", "IQ4_XS"])
+def test_reading_back_in_parallel_row_chunks_gives_the_same_floats(name):
+    rows = ggml.PARALLEL_WEIGHTS // 1024 + 3  # odd: the chunks are unequal
+    w = np.random.default_rng(2).standard_normal((rows, 1024)).astype(np.float32)
+    blocks = ggml.quantize(w, name, np.ones(1024, np.float32))
+    whole = ggml.dequantize(blocks, name, 1024, threads=1)
+    assert np.array_equal(ggml.dequantize(blocks, name, 1024, threads=2), whole)
+    assert np.array_equal(ggml.dequantize(blocks, name, 1024, threads=3), whole)
