@@ -87,8 +87,8 @@ def main() -> None:
         move_s = time.perf_counter() - start  # the range and the first plan
         print(f"first slider move {move_s:.1f} s", flush=True)
         start = time.perf_counter()
-        client.predict((limits["minimum"] + budget) / 2, LOW.type, HIGH.type, "entropy", False, "budget", 0.9,
-                       "shapes", "", 100, api_name="/plan")
+        client.predict((limits["minimum"] + budget) / 2, LOW.type, HIGH.type, "entropy",
+                       False, "budget", 0.9, "shapes", "", 100, api_name="/plan")
         second_move_s = time.perf_counter() - start
         image = handle_file(str(sorted((ASSETS / "examples").glob("*.png"))[0]))
         answers = []

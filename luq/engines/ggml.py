@@ -18,7 +18,6 @@ import numpy as np
 
 from luq.progress import Progress
 
-
 PARALLEL_WEIGHTS = 1 << 20  # smaller tensors are read back in one call, without threads
 
 

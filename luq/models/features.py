@@ -7,6 +7,7 @@ answer's time (SmolVLM-256M's 93 M-parameter SigLIP at one 512-pixel tile: about
 1.2 s answer), so :func:`cache_image_features` wraps the model's ``get_image_features`` with
 a bounded cache keyed by the exact pixel tensors and other arguments, and by the version
 counters of the tower's weights, so a tower setting applied in place (``luq.tower``) misses.
+It keeps the projected features only (``pooler_output``, what the forward pass reads).
 With gradients enabled (training) the tower always runs.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 import types
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -37,28 +39,36 @@ class FeatureCache:
         self.entries: OrderedDict[bytes, tuple[object, int]] = OrderedDict()
         self.nbytes = 0
         self.hits = self.misses = 0
+        self._lock = threading.Lock()
+
+    def __deepcopy__(self, memo) -> FeatureCache:
+        return FeatureCache(self.limit)  # a copied model starts with an empty cache
 
     def get(self, key: bytes):
-        entry = self.entries.get(key)
-        if entry is None:
-            return None
-        self.entries.move_to_end(key)
-        self.hits += 1
-        return entry[0]
+        with self._lock:
+            entry = self.entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self.entries.move_to_end(key)
+            self.hits += 1
+            return entry[0]
 
     def put(self, key: bytes, value) -> None:
         size = _nbytes(value)
-        if size > self.limit or key in self.entries:
-            return
-        self.entries[key] = (value, size)
-        self.nbytes += size
-        while self.nbytes > self.limit:
-            _, (_, old) = self.entries.popitem(last=False)
-            self.nbytes -= old
+        with self._lock:
+            if size > self.limit or key in self.entries:
+                return
+            self.entries[key] = (value, size)
+            self.nbytes += size
+            while self.nbytes > self.limit:
+                _, (_, old) = self.entries.popitem(last=False)
+                self.nbytes -= old
 
     def clear(self) -> None:
-        self.entries.clear()
-        self.nbytes = 0
+        with self._lock:
+            self.entries.clear()
+            self.nbytes = 0
 
 
 def _tensors(value):
@@ -124,7 +134,16 @@ def _cached(self, original, args: tuple, kwargs: dict):
     found = cache.get(key)
     if found is not None:
         return found
-    cache.misses += 1
-    value = original(self, *args, **kwargs)
+    value = _slim(original(self, *args, **kwargs))
     cache.put(key, value)
+    return value
+
+
+def _slim(value):
+    """Only the projected features (``pooler_output``) of a model output: what the forward
+    pass reads from it (LLaVA, Idefics3/SmolVLM, Qwen2.5-VL). The tower's hidden states (all
+    of CLIP's layers for LLaVA, 29 MB a picture) would crowd the cache out."""
+    pooled = getattr(value, "pooler_output", None)
+    if isinstance(value, dict) and pooled is not None:
+        return type(value)(pooler_output=pooled)
     return value

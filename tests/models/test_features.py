@@ -52,12 +52,15 @@ def test_features_equal_the_towers_and_a_deep_copy_uses_its_own_tower(tiny_llava
         first = model.model.get_image_features(pixel_values=pixels)
         again = model.model.get_image_features(pixel_values=pixels)
         assert again is first and (cache.hits, cache.misses) == (1, 1)
+        assert list(first.keys()) == ["pooler_output"]  # the tower's hidden states not kept
+        full = type(model.model).get_image_features(model.model, pixel_values=pixels)
+        assert torch.equal(_flat(first), _flat(full.pooler_output))
         twin = copy.deepcopy(model)
         twin.model.multi_modal_projector.linear_1.weight.mul_(2)
         changed = twin.model.get_image_features(pixel_values=pixels)
         fresh = type(twin.model).get_image_features(twin.model, pixel_values=pixels)
-    assert torch.equal(_flat(changed), _flat(fresh)) and not torch.equal(_flat(changed),
-                                                                           _flat(first))
+    assert torch.equal(_flat(changed), _flat(fresh.pooler_output))
+    assert not torch.equal(_flat(changed), _flat(first))
     assert cache.hits == 1  # the copy has a cache of its own
 
 
