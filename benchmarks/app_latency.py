@@ -31,12 +31,12 @@ def main() -> None:
     session = MODELS.get("embedded")
     lo, hi = budget_range(session.layout, parse_spec(HIGH), parse_spec(LOW))
     # measure every plan of the curve once, as a user's first full-curve request does
-    make_plan("embedded", hi / 1e6, LOW, HIGH, ORDER, True, progress=_no_progress)
+    list(make_plan("embedded", hi / 1e6, LOW, HIGH, ORDER, True, progress=_no_progress))
     rng = random.Random(0)
 
     def slider_move() -> None:
-        make_plan("embedded", rng.uniform(lo, hi) / 1e6, LOW, HIGH, ORDER, False,
-                  progress=_no_progress)
+        list(make_plan("embedded", rng.uniform(lo, hi) / 1e6, LOW, HIGH, ORDER, False,
+                       progress=_no_progress))  # every reply (one once the plan is measured)
 
     def three_way() -> None:
         answer_three("embedded", str(EXAMPLES[0]), "how many objects are there ?",

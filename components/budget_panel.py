@@ -154,7 +154,10 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
               compare: bool = False, rule: str = "budget", min_accuracy: float = 0.9,
               task: str = "shapes", data: str = "", limit: float = 100,
               harness: str = "official", tower: str = "F16", progress=gr.Progress()):
-    """Greedy plan under the stopping rule, applied by swapping; figures, summary, files."""
+    """Greedy plan under the stopping rule, applied by swapping; figures, summary, files.
+
+    A plan whose accuracy was never measured is shown at once without it, then again with
+    it: the page shows the plan while the questions run (a slow model's first moves)."""
     session = session_or_error(model)
     use_task(session, task, data, limit, harness)
     use_tower(session, tower)
@@ -163,29 +166,40 @@ def make_plan(model: str, budget_mb: float, low_choice: str, high_choice: str, o
     if rule not in dict((v, k) for k, v in RULES):
         raise gr.Error(f"Unknown stopping rule {rule!r}.")
     sel = plan_for(session, rule, budget_mb, min_accuracy, high, low, order)
-    accuracy = session.accuracy(sel.plan)
-    curves, uniform, full = _curves(session, order, high, low, bool(compare), progress)
-    real = session.resident(sel.plan)  # also leaves the chosen plan in place for the arena
-    mem = sel.memory
-    tower_mb = sum(mem.breakdown.get(k, 0) for k in ("vision", "projector")) / 1e6
     limit = (f"budget {float(budget_mb):.3f} MB" if rule == "budget"
              else f"accuracy floor {float(min_accuracy):.1%}")
+    accuracy = session.known_accuracy(sel.plan)
+    if accuracy is None:
+        yield _reply(session, sel, low, high, order, limit, None, False, progress)
+        accuracy = session.accuracy(sel.plan)
+    yield _reply(session, sel, low, high, order, limit, accuracy, bool(compare), progress)
+
+
+def _reply(session: Session, sel, low: QuantSpec, high: QuantSpec, order: str, limit: str,
+           accuracy: float | None, compare: bool, progress) -> tuple:
+    """The tab's outputs for ``sel`` (``accuracy`` None: still being measured)."""
+    curves, uniform, full = _curves(session, order, high, low, compare, progress)
+    real = session.resident(sel.plan)  # also leaves the chosen plan in place for the arena
+    mem, evaluation = sel.memory, session.evaluation
+    tower_mb = sum(mem.breakdown.get(k, 0) for k in ("vision", "projector")) / 1e6
+    measured = (f"**{evaluation.metric.capitalize()} {accuracy:.1%}**" if accuracy is not None
+                else f"**{evaluation.metric.capitalize()}: being measured**, shown here when "
+                     "done")
     summary = (_composition(sel, low, high, len(session.block_names))
                + f". **Memory {mem.total_bytes / 1e6:.3f} MB** "
                f"({limit}), **{mem.avg_bits:.2f} average bits** per decoder weight; vision "
                f"tower and projector {session.tower.label} ({tower_mb:.3f} MB). "
-               f"**{session.evaluation.metric.capitalize()} {accuracy:.1%}** "
-               f"({session.evaluation.description}).\n\nReal memory: the running model holds "
-               f"**{real['resident_weight_bytes'] / 1e6:.3f} MB** of weight tensors (modules in "
-               f"use, dense caches included). {held_line()}"
+               f"{measured} ({evaluation.description}).\n\nReal memory: the running model "
+               f"holds **{real['resident_weight_bytes'] / 1e6:.3f} MB** of weight tensors "
+               f"(modules in use, dense caches included). {held_line()}"
                + gguf_line(session, sel.plan, mem.total_bytes)
                + " " + speed_line(session.layout, sel.plan, load_costs())
                + (f"\n\n_{sel.note}_" if sel.note else "")
                + "".join(f"\n\n_{line}_" for line in fallback_notes(
                    [i for b in session.layout.blocks for _, (_, i) in b.linears], low, high)))
-    saved = _saved_curves(session, high, low)
     figure = figures.cached(figures.tradeoff_curve, curves, uniform, full,
-                            (mem.total_bytes / 1e6, accuracy), saved, session.evaluation.metric)
+                            None if accuracy is None else (mem.total_bytes / 1e6, accuracy),
+                            _saved_curves(session, high, low), evaluation.metric)
     plan_dict = sel.plan.to_dict()
     return (figures.cached(figures.bit_bars, plan_dict),
             figures.cached(figures.memory_breakdown, mem.breakdown), summary,

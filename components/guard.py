@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import math
 import re
@@ -75,25 +76,40 @@ def _typed(args, kwargs) -> tuple[str, ...]:
 
 
 def public(what: str):
-    """Decorates a Gradio handler: every failure becomes one clear ``gr.Error`` line."""
+    """Decorates a Gradio handler (a function or a generator of replies): every failure
+    becomes one clear ``gr.Error`` line."""
     def wrap(fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def replies(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except Exception as err:  # noqa: BLE001 - mapped to one line
+                    raise _one_line(what, err, args, kwargs) from None
+            return replies
+
         @functools.wraps(fn)
         def handler(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except gr.Error as err:
-                raise gr.Error(scrub(err.message, _typed(args, kwargs))) from None
-            except TimeLimit as err:
-                raise gr.Error(str(err)) from None
-            except MemoryError:
-                raise gr.Error(f"{what} needed more memory than this machine has; the app "
-                               "keeps serving") from None
-            except Exception as err:  # noqa: BLE001 - the visitor gets one line, the log the rest
-                log.exception("%s failed", what)
-                raise gr.Error(f"{what} failed ({type(err).__name__}); the app keeps serving. "
-                               "If it happens again, please report it.") from None
+            except Exception as err:  # noqa: BLE001 - mapped to one line
+                raise _one_line(what, err, args, kwargs) from None
         return handler
     return wrap
+
+
+def _one_line(what: str, err: Exception, args, kwargs) -> gr.Error:
+    """The visitor's line for a failure (the log gets the traceback of unexpected ones)."""
+    if isinstance(err, gr.Error):
+        return gr.Error(scrub(err.message, _typed(args, kwargs)))
+    if isinstance(err, TimeLimit):
+        return gr.Error(str(err))
+    if isinstance(err, MemoryError):
+        return gr.Error(f"{what} needed more memory than this machine has; the app keeps "
+                        "serving")
+    log.error("%s failed", what, exc_info=err)
+    return gr.Error(f"{what} failed ({type(err).__name__}); the app keeps serving. If it "
+                    "happens again, please report it.")
 
 
 def finite_number(value, name: str, lo: float | None = None, hi: float | None = None) -> float:

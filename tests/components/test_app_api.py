@@ -94,6 +94,21 @@ def test_only_documented_endpoints_are_public(client):
                      "/budget_range"}
 
 
+def test_a_new_plan_is_shown_at_once_then_with_its_accuracy(client):
+    job = client.submit(MID + 0.0123, *SETTINGS[:2], SETTINGS[2], False, "budget", 0.9,
+                        "shapes", "", 100, api_name="/plan")
+    final = job.result()
+    replies = job.outputs()
+    assert len(replies) == 2  # never measured before: the plan first, then its accuracy
+    assert replies[0][-1]["accuracy"] is None and "being measured" in replies[0][2]
+    assert replies[0][-1]["layers"] == final[-1]["layers"]
+    assert 0.0 <= final[-1]["accuracy"] <= 1.0 and "being measured" not in final[2]
+    again = client.submit(MID + 0.0123, *SETTINGS[:2], SETTINGS[2], False, "budget", 0.9,
+                          "shapes", "", 100, api_name="/plan")
+    again.result()
+    assert len(again.outputs()) == 1  # measured: one reply
+
+
 def test_budget_range_gives_the_models_default_budget_within_its_range(client):
     update = client.predict(*SETTINGS[:2], "F16", api_name="/budget_range")
     value = update["value"]

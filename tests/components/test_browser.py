@@ -72,6 +72,8 @@ def test_budget_slider_changes_plan_and_memory(page):
         arg=before[:60], timeout=90_000)
     after = page.get_by_text(re.compile(r"Memory \d+\.\d+ MB")).inner_text()
     assert after != before
+    # a new plan is shown at once, then again with its measured accuracy
+    page.get_by_text(re.compile(r"Accuracy \d+\.\d%")).wait_for(timeout=90_000)
     page.screenshot(path=ARTIFACTS / "2-budget.png", full_page=True)
 
 
@@ -157,6 +159,7 @@ def test_llama_cpp_types_as_settings_and_the_two_luq_cards_agree(browser_page):
     page.get_by_text(re.compile(r"ultra-low \(IQ1_M\)")).wait_for(timeout=120_000)
     _choose(page, "High setting", "llama.cpp Q4_K")
     page.get_by_text(re.compile(r"the rest Q4_K")).wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Accuracy \d+\.\d%")).wait_for(timeout=120_000)
     page.wait_for_timeout(1000)
     page.screenshot(path=ARTIFACTS / "8-budget-llamacpp-types.png", full_page=True)
     page.get_by_role("tab", name="VQA arena").click()

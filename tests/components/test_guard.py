@@ -33,6 +33,23 @@ def test_public_turns_any_failure_into_one_clear_line():
     assert err.value.message == "no /data/x and no <server path>"
 
 
+def test_a_generator_of_replies_stays_a_generator_and_its_failures_one_line():
+    import inspect
+
+    @public("Planning")
+    def replies(path):
+        yield "first"
+        raise KeyError("/work/main/secret")
+
+    assert inspect.isgeneratorfunction(replies)  # Gradio streams its replies
+    out = replies("x")
+    assert next(out) == "first"
+    with pytest.raises(gr.Error) as err:
+        next(out)
+    assert err.value.message.startswith("Planning failed (KeyError)")
+    assert "/work" not in err.value.message
+
+
 def test_a_deadline_ends_a_step_through_its_progress_callback():
     deadline = Deadline("Profiling", 0.0)
     with pytest.raises(TimeLimit, match="Profiling was stopped after 0 s"):
