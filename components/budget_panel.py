@@ -282,9 +282,12 @@ def build_budget_panel(model: gr.State):
     inputs = [model, budget, low, high, order, compare, rule, min_accuracy, task, data, limit,
               harness, tower]
     outputs = [bits, breakdown, summary, curve, download, plan_json]
-    budget.release(make_plan, inputs, outputs, api_name="plan", **INTERACTIVE)
+    # a move made while a plan's accuracy is measured runs after it (not dropped)
+    budget.release(make_plan, inputs, outputs, api_name="plan", trigger_mode="always_last",
+                   **INTERACTIVE)
     for control in (low, high, order, rule, min_accuracy, task, limit, harness, tower):
-        control.input(make_plan, inputs, outputs, api_visibility="private", **INTERACTIVE)
+        control.input(make_plan, inputs, outputs, api_visibility="private",
+                      trigger_mode="always_last", **INTERACTIVE)
     # measuring every curve takes a minute once: its own queue, never ahead of slider moves
     compare.input(make_plan, inputs, outputs, api_visibility="private", **PROBE)
     gguf_button.click(make_gguf, [model, plan_json], gguf_file, api_name="gguf", **EXPORT)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from itertools import groupby
 
 import torch
 from torch import nn
@@ -39,25 +38,18 @@ def spill_linears(block: nn.Module, folder: str | os.PathLike | None = None) -> 
                and m.weight.device.type == "cpu" and not getattr(m, "_luq_spilled", False)]
     folder = folder or os.environ.get(ENV) or None
     moved = 0
-    for dtype, group in groupby(sorted(linears, key=lambda m: str(m.weight.dtype)),
-                                key=lambda m: m.weight.dtype):
-        group = list(group)
+    for m in linears:  # one file each: no two weights share a storage (save_pretrained and
+        weight = m.weight.detach().contiguous()  # safetensors copy shared slices)
         fd, path = tempfile.mkstemp(prefix="luq-spill-", suffix=".bin", dir=folder)
         try:
             with os.fdopen(fd, "wb") as f:
-                for m in group:
-                    f.write(m.weight.detach().contiguous().view(torch.uint8).numpy().data)
-            count = sum(m.weight.numel() for m in group)
-            mapped = torch.from_file(path, shared=False, size=count, dtype=dtype)
+                f.write(weight.view(torch.uint8).numpy().data)
+            mapped = torch.from_file(path, shared=False, size=weight.numel(), dtype=weight.dtype)
         finally:
             os.unlink(path)  # the mapping keeps the data; the name goes now
-        offset = 0
-        for m in group:
-            n = m.weight.numel()
-            m.weight.data = mapped[offset:offset + n].view(m.weight.shape)
-            m._luq_spilled = True
-            offset += n
-        moved += count * dtype.itemsize
+        m.weight.data = mapped.view(weight.shape)
+        m._luq_spilled = True
+        moved += weight.numel() * weight.element_size()
     return moved
 
 

@@ -22,7 +22,7 @@ def _mapped_spill_files() -> list[str]:
 def test_spilled_weights_read_the_same_from_a_mapped_file_whose_name_is_gone(tmp_path):
     torch.manual_seed(0)
     block = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16, bias=False))
-    block[2].to(torch.bfloat16)  # two dtypes: one file each
+    block[2].to(torch.bfloat16)  # two dtypes
     weights = [m.weight.detach().clone() for m in (block[0], block[2])]
     x = torch.randn(5, 64)
     with torch.no_grad():
@@ -33,6 +33,9 @@ def test_spilled_weights_read_the_same_from_a_mapped_file_whose_name_is_gone(tmp
     maps = _mapped_spill_files()
     assert len(maps) >= 2 and all(line.endswith("(deleted)") for line in maps)
     assert all(torch.equal(w, m.weight) for w, m in zip(weights, (block[0], block[2])))
+    # each weight owns its mapping whole: save_pretrained / safetensors copy shared slices
+    assert all(m.weight.untyped_storage().nbytes() == m.weight.numel() * m.weight.element_size()
+               for m in (block[0], block[2]))
     with torch.no_grad():
         assert torch.equal(block[2](block[1](block[0](x)).bfloat16()), before)
     assert spill_linears(block, tmp_path) == 0  # already spilled
@@ -55,6 +58,13 @@ def test_a_store_that_spills_gives_the_same_variants_and_full_precision(tiny_lla
             full = store.model(**tiny_batches[0]).logits
         outputs.append((quantized, full))
     assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1], outputs[1][1])
+
+
+def test_a_spill_that_cannot_write_leaves_the_weights_in_ram(tiny_llava, monkeypatch):
+    monkeypatch.setenv("LUQ_SPILL_DIR", "/nonexistent/luq-spill")
+    store = VariantStore(copy.deepcopy(tiny_llava.model), tiny_llava.adapter, spill=True)
+    store.prepare([HIGH])  # the OSError is not the user's problem: nothing is spilled
+    assert store.spilled == set() and not any(is_spilled(b) for b in store.originals.values())
 
 
 def test_auto_spills_only_when_a_cpu_limit_leaves_too_little_room(tiny_llava):

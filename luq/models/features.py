@@ -132,10 +132,19 @@ def _cached(self, original, args: tuple, kwargs: dict):
     cache: FeatureCache = self._luq_feature_cache
     key = _key(args, kwargs, self._luq_feature_weights)
     found = cache.get(key)
-    if found is not None:
-        return found
-    value = _slim(original(self, *args, **kwargs))
-    cache.put(key, value)
+    if found is None:
+        found = _slim(original(self, *args, **kwargs))
+        cache.put(key, found)
+    return _fresh(found)
+
+
+def _fresh(value):
+    """A new output around the cached tensors: generation reassigns ``pooler_output`` on the
+    object it gets (beams, several sequences), which must not reach the cache."""
+    if isinstance(value, dict) and getattr(value, "pooler_output", None) is not None:
+        pooled = value.pooler_output
+        return type(value)(pooler_output=type(pooled)(pooled) if isinstance(
+            pooled, (list, tuple)) else pooled)
     return value
 
 
