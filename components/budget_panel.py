@@ -285,13 +285,15 @@ def build_budget_panel(model: gr.State):
     # a move made while a plan's accuracy is measured runs after it (not dropped)
     budget.release(make_plan, inputs, outputs, api_name="plan", trigger_mode="always_last",
                    **INTERACTIVE)
-    for control in (low, high, order, rule, min_accuracy, task, limit, harness, tower):
+    for control in (order, rule, min_accuracy, task, limit, harness):
         control.input(make_plan, inputs, outputs, api_visibility="private",
                       trigger_mode="always_last", **INTERACTIVE)
     # measuring every curve takes a minute once: its own queue, never ahead of slider moves
     compare.input(make_plan, inputs, outputs, api_visibility="private", **PROBE)
     gguf_button.click(make_gguf, [model, plan_json], gguf_file, api_name="gguf", **EXPORT)
-    for control in (low, high, tower):
+    for control in (low, high, tower):  # the new range and default budget, then its plan
         control.input(budget_limits, [model, low, high, tower], budget,
-                      api_visibility="private")
+                      api_visibility="private").success(
+            make_plan, inputs, outputs, api_visibility="private", trigger_mode="always_last",
+            **INTERACTIVE)
     return budget, low, high, order, tower, inputs, outputs
