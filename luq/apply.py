@@ -84,15 +84,19 @@ def default_dense_limit(model: nn.Module, adapter: ArchAdapter | None = None) ->
     them. Either way at most half the memory still free where the model is.
     """
     adapter = adapter or adapter_for(model)
-    weights = [m.weight for block in adapter.blocks(model) for m in block.modules()
-               if isinstance(m, nn.Linear)]
-    dense = sum(w.numel() * w.element_size() for w in weights)
+    dense = _dense_bytes(adapter.blocks(model))
     if dense <= SMALL_DECODER_BYTES:
         return None
-    device = weights[0].device
+    device = next(m.weight for m in adapter.blocks(model)[0].modules()
+                  if isinstance(m, nn.Linear)).device
     limit = dense if device.type == "cuda" else int(dense * DENSE_SHARE)
     available = available_memory_bytes(device) if device.type != "meta" else None
     return min(limit, available // 2) if available is not None else limit
+
+
+def _dense_bytes(blocks) -> int:  # the blocks' linear weights, at their own width
+    return sum(m.weight.numel() * m.weight.element_size() for block in blocks
+               for m in block.modules() if isinstance(m, nn.Linear))
 
 
 class VariantStore:
@@ -232,10 +236,7 @@ class VariantStore:
             limit = active_limit()
             if limit is None or torch.device(limit.device).type != "cpu":
                 return
-            dense = sum(m.weight.numel() * m.weight.element_size()
-                        for b in self.originals.values() for m in b.modules()
-                        if isinstance(m, nn.Linear))
-            if limit.room() >= DENSE_SHARE * dense:
+            if limit.room() >= DENSE_SHARE * _dense_bytes(self.originals.values()):
                 return
         try:
             spill_linears(self.originals[name])
