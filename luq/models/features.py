@@ -133,26 +133,19 @@ def _cached(self, original, args: tuple, kwargs: dict):
     key = _key(args, kwargs, self._luq_feature_weights)
     found = cache.get(key)
     if found is None:
-        found = _slim(original(self, *args, **kwargs))
+        found = _projected(original(self, *args, **kwargs))
         cache.put(key, found)
-    return _fresh(found)
+    return _projected(found)
 
 
-def _fresh(value):
-    """A new output around the cached tensors: generation reassigns ``pooler_output`` on the
-    object it gets (beams, several sequences), which must not reach the cache."""
-    if isinstance(value, dict) and getattr(value, "pooler_output", None) is not None:
-        pooled = value.pooler_output
-        return type(value)(pooler_output=type(pooled)(pooled) if isinstance(
-            pooled, (list, tuple)) else pooled)
-    return value
-
-
-def _slim(value):
-    """Only the projected features (``pooler_output``) of a model output: what the forward
-    pass reads from it (LLaVA, Idefics3/SmolVLM, Qwen2.5-VL). The tower's hidden states (all
-    of CLIP's layers for LLaVA, 29 MB a picture) would crowd the cache out."""
+def _projected(value):
+    """A new output holding only the projected features (``pooler_output``), in a list of its
+    own: what the forward pass reads (LLaVA, Idefics3/SmolVLM, Qwen2.5-VL). Kept, the tower's
+    hidden states (all of CLIP's layers for LLaVA, 29 MB a picture) would crowd the cache
+    out; handed out, a fresh object keeps generation's in-place reassignment of
+    ``pooler_output`` (beams, several sequences) away from the cache."""
     pooled = getattr(value, "pooler_output", None)
-    if isinstance(value, dict) and pooled is not None:
-        return type(value)(pooler_output=pooled)
-    return value
+    if not isinstance(value, dict) or pooled is None:
+        return value
+    return type(value)(pooler_output=type(pooled)(pooled) if isinstance(pooled, (list, tuple))
+                       else pooled)
