@@ -136,8 +136,10 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
     def chunk(start_row: int) -> int:
         n = min(step, rows - start_row)
         if lanes:  # ggml's arithmetic with sub-blocks as SIMD lanes: the same bytes, 6x faster
-            out[start_row:start_row + n] = q4k.quantize_rows(w[start_row:start_row + n], imat)
-            return out[start_row:start_row + n].nbytes
+            blocks = q4k.quantize_rows(w[start_row:start_row + n], imat)
+            if blocks is not None:  # None: values beyond nearest_int's range; ggml decides
+                out[start_row:start_row + n] = blocks
+                return blocks.nbytes
         return lib.ggml_quantize_chunk(qtype, w.ctypes.data, out.ctypes.data,
                                        start_row * n_per_row, n, n_per_row,
                                        None if imat is None else imat.ctypes.data)

@@ -90,3 +90,42 @@ def test_ggml_quantize_takes_the_lanes_for_q4k_with_an_importance_matrix(monkeyp
 def test_rows_the_block_does_not_divide_are_refused():
     with pytest.raises(ValueError, match="multiple of 256"):
         q4k.quantize_rows(np.zeros((2, 384), np.float32), np.ones(384, np.float32))
+
+
+def _exotic():
+    """Inputs where ggml's ``nearest_int`` leaves the range in which it equals ``rint``
+    (found by a reviewer of the port), one 256-weight row each."""
+    rng = np.random.default_rng(5)
+
+    def row():
+        return rng.standard_normal(256).astype(np.float32) * np.float32(0.02)
+
+    tiny_range = row()
+    tiny_range[0:32] = 0
+    tiny_range[5] = 1e-39  # 15 / (max - min) overflows to inf
+    denormals = row()
+    denormals[0:32] = 1e-39
+    denormals[5], denormals[7] = 2e-39, 0
+    flushed = np.full(256, -5, np.float32) + rng.uniform(0, 1e-3, 256).astype(np.float32)
+    flushed[0:32] = -1000
+    flushed[64:96] = -5 + rng.uniform(0, 1.5e-5, 32).astype(np.float32)  # x / d beyond 2^22
+    huge_min = row()
+    huge_min[0:32] = -1e7
+    huge_min[32:64] = -1e7 + rng.uniform(0, 10, 32).astype(np.float32)  # dmin overflows fp16
+    infinite, nan = row(), row()
+    infinite[3], nan[9] = np.inf, np.nan
+    ones = np.ones(256, np.float32)
+    return {"tiny range": (tiny_range, ones), "denormals": (denormals, ones),
+            "scale flushed": (flushed, ones), "fp16 overflow": (huge_min, ones),
+            "inf weight": (infinite, ones), "nan weight": (nan, ones),
+            "inf importance": (row(), np.where(np.arange(256) == 4, np.inf, 1).astype(np.float32))}
+
+
+@pytest.mark.parametrize("case", list(_exotic()))
+def test_values_beyond_nearest_int_s_range_are_left_to_ggml(case, monkeypatch):
+    weight, imatrix = _exotic()[case]
+    weight = np.tile(weight, (3, 1))
+    assert q4k.quantize_rows(weight, imatrix) is None
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(ggml.quantize(weight, "Q4_K", imatrix, threads=2),
+                                      _ggml_bytes(weight, imatrix, monkeypatch))
