@@ -22,6 +22,7 @@ outside, so that ggml itself quantizes those rows. The fp16 scales are rounded b
 from __future__ import annotations
 
 import os
+import platform
 
 import numpy as np
 
@@ -31,8 +32,11 @@ BLOCK_BYTES = 144  # fp16 d, fp16 dmin, 12 scale bytes, 128 bytes of 4-bit pairs
 
 
 def available() -> bool:
-    """True when the lane-parallel path runs (numba present and ``LUQ_GGML_ONLY`` unset)."""
-    return numba is not None and not os.environ.get("LUQ_GGML_ONLY")
+    """True when the lane-parallel path runs: numba present, ``LUQ_GGML_ONLY`` unset, and an
+    x86-64 machine (the libggml wheel there multiplies and adds separately, as numba does; an
+    aarch64 or Apple build of ggml may fuse them, and its bytes would differ)."""
+    return (numba is not None and not os.environ.get("LUQ_GGML_ONLY")
+            and platform.machine().lower() in ("x86_64", "amd64"))
 
 
 def _scale_bytes(ls: np.ndarray, lm: np.ndarray) -> np.ndarray:
