@@ -7,8 +7,8 @@ take. Here every sub-block's search is the same sequence of float32 operations, 
 order (the sums run over a sub-block's 32 weights first to last, as in C), but 128 sub-blocks run
 side by side as SIMD lanes, compiled by numba. The bytes are ggml's own: tests compare them with
 ``ggml_quantize_chunk`` on random, degenerate and real weights, and :func:`available` is False
-(so :func:`luq.engines.ggml.quantize` calls ggml) when numba is missing or ``LUQ_GGML_ONLY`` is
-set.
+(so :func:`luq.engines.ggml.quantize` calls ggml) when numba is missing, ``LUQ_GGML_ONLY`` is
+set, or the machine is not x86-64.
 
 Rounding: ggml's ``nearest_int`` adds 1.5 * 2^23 and reads the bits, which is round-half-even
 for the magnitudes it asserts (< 2^22), i.e. ``rint``; beyond them (a sub-block whose range is
