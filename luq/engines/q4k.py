@@ -26,7 +26,7 @@ import platform
 
 import numpy as np
 
-from luq.engines.q4k_search import F0, F15, NI_MAX, QK_K, jit, numba, search
+from luq.engines.q4k_search import F0, NI_MAX, QK_K, clamp15, jit, numba, search
 
 BLOCK_BYTES = 144  # fp16 d, fp16 dmin, 12 scale bytes, 128 bytes of 4-bit pairs
 
@@ -75,7 +75,7 @@ def _codes(x, dm16, scb, lsearch, out):  # pragma: no cover - compiled
                 for i in range(32):
                     q = (x[b, 32 * j + i] + dmin) / d
                     big += not abs(q) <= NI_MAX
-                    codes[32 * j + i] = np.uint8(min(F15, max(F0, np.rint(q))))
+                    codes[32 * j + i] = np.uint8(clamp15(q))
         for h in range(4):
             for i in range(32):
                 out[b, 16 + 32 * h + i] = codes[64 * h + i] | (codes[64 * h + 32 + i] << 4)

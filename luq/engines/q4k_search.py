@@ -96,6 +96,34 @@ def _qp_quants(x, w, out_l):  # pragma: no cover - compiled; ggml's make_qp_quan
 
 
 @jit
+def clamp15(v):  # pragma: no cover - compiled; MAX(0, MIN(15, nearest_int(v))) in range
+    return min(F15, max(F0, np.rint(v)))
+
+
+@jit
+def _error(xt, wt, isc, mn, scale, minimum, out, n):  # pragma: no cover - compiled
+    """``out[s]`` = the weighted squared error of lane s's codes at (isc, mn) read back as
+    scale * code + minimum, summed first weight to last (make_qkx3_quants' best_mad / mad)."""
+    for s in range(n):
+        out[s] = F0
+    for i in range(xt.shape[0]):
+        for s in range(n):
+            diff = scale[s] * clamp15(isc[s] * (xt[i, s] - mn[s])) + minimum[s] - xt[i, s]
+            out[s] += wt[i, s] * (diff * diff)
+
+
+@jit
+def _wraps(isc, mx, mn, lo, deg, n):  # pragma: no cover - compiled
+    """Lanes whose codes at (isc, mn) may leave nearest_int's range: x - mn is bounded by the
+    sub-block's own range [lo, mx]."""
+    big = 0
+    for s in range(n):
+        span = max(abs(mx[s] - mn[s]), abs(lo[s] - mn[s]))
+        big += not deg[s] and not abs(isc[s]) * span <= NI_BOUND
+    return big
+
+
+@jit
 def search(x, qw, lsearch, ls, lm, dm):  # pragma: no cover - compiled
     """Per super-block: the 8 sub-blocks' scale/min search (make_qkx3_quants, 36 steps) and the
     6-bit scales of them (make_qp_quants). ``x``: (blocks, 256) float32 rows of super-blocks;
@@ -170,14 +198,8 @@ def search(x, qw, lsearch, ls, lm, dm):  # pragma: no cover - compiled
             deg[s] = mx[s] <= mn[s]
             isc[s] = F15 / (mx[s] - mn[s])
             scale[s] = F1 / isc[s]
-            best[s] = F0
-            span = max(abs(mx[s] - mn[s]), abs(lo[s] - mn[s]))
-            big += not deg[s] and not abs(isc[s]) * span <= NI_BOUND
-        for i in range(32):
-            for s in range(n):
-                lv = min(F15, max(F0, np.rint(isc[s] * (xt[i, s] - mn[s]))))
-                diff = scale[s] * lv + mn[s] - xt[i, s]
-                best[s] += wt[i, s] * (diff * diff)
+        big += _wraps(isc, mx, mn, lo, deg, n)
+        _error(xt, wt, isc, mn, scale, mn, best, n)
         # A lane's codes are those of the (iscale, min) pair of its best step (or the first
         # guess): recomputed at the end instead of copied at every improvement.
         for s in range(n):
@@ -186,14 +208,13 @@ def search(x, qw, lsearch, ls, lm, dm):  # pragma: no cover - compiled
         for step in range(37):
             for s in range(n):
                 isc[s] = (RMIN + RDELTA * np.float32(step) + F15) / (mx[s] - mn[s])
-                span = max(abs(mx[s] - mn[s]), abs(lo[s] - mn[s]))
-                big += not deg[s] and not abs(isc[s]) * span <= NI_BOUND
                 acc[0, s] = F0
                 acc[1, s] = F0
                 acc[2, s] = F0
+            big += _wraps(isc, mx, mn, lo, deg, n)
             for i in range(32):
                 for s in range(n):
-                    lv = min(F15, max(F0, np.rint(isc[s] * (xt[i, s] - mn[s]))))
+                    lv = clamp15(isc[s] * (xt[i, s] - mn[s]))
                     wl = wt[i, s] * lv
                     acc[0, s] += wl
                     acc[1, s] += wl * lv
@@ -209,12 +230,7 @@ def search(x, qw, lsearch, ls, lm, dm):  # pragma: no cover - compiled
                     this_s = s_xl / s_l2
                 t_s[s] = this_s
                 t_m[s] = this_m
-                mad[s] = F0
-            for i in range(32):
-                for s in range(n):
-                    lv = min(F15, max(F0, np.rint(isc[s] * (xt[i, s] - mn[s]))))
-                    diff = t_s[s] * lv + t_m[s] - xt[i, s]
-                    mad[s] += wt[i, s] * (diff * diff)
+            _error(xt, wt, isc, mn, t_s, t_m, mad, n)
             for s in range(n):
                 if ok[s] and mad[s] < best[s]:
                     best[s] = mad[s]
@@ -229,7 +245,7 @@ def search(x, qw, lsearch, ls, lm, dm):  # pragma: no cover - compiled
                 scales[j] = scale[s]
                 mins[j] = -mn[s]
                 for i in range(32):
-                    lv = min(F15, max(F0, np.rint(bisc[s] * (xt[i, s] - bmn[s]))))
+                    lv = clamp15(bisc[s] * (xt[i, s] - bmn[s]))
                     lsearch[b, 32 * j + i] = 0 if deg[s] else np.uint8(lv)
             dm[b, 0], big_s = _qp_quants(scales, sw[k * 8:k * 8 + 8], ls[b])
             dm[b, 1], big_m = _qp_quants(mins, sw[k * 8:k * 8 + 8], lm[b])
