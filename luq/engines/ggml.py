@@ -4,7 +4,8 @@
 quantized here is bit-for-bit what llama.cpp would write for the same type and importance
 matrix. The wheel ships only the shared libraries, hence the thin binding. Q4_K with an
 importance matrix, the default high setting, runs ggml's arithmetic in :mod:`luq.engines.q4k`
-(the same bytes, sub-blocks as SIMD lanes) unless ``LUQ_GGML_ONLY`` is set.
+(the same bytes, sub-blocks as SIMD lanes; numba is imported then, not before) unless
+``LUQ_GGML_ONLY`` is set or the machine is not x86-64.
 :func:`requantize_gguf` rewrites a whole GGUF with per-tensor types, as ``llama-quantize``.
 """
 
@@ -18,10 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from luq.engines import q4k
 from luq.progress import Progress
 
 PARALLEL_WEIGHTS = 1 << 20  # smaller tensors are read back in one call, without threads
+
+
+def _q4k():
+    from luq.engines import q4k
+
+    return q4k
 
 
 class GGMLMissingError(ImportError):
@@ -131,12 +137,12 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
     out = np.zeros((rows, row_bytes(name, n_per_row)), dtype=np.uint8)
     lib.ggml_quantize_init(qtype)  # builds IQ grids once, before threads race to do it
     step = max(1, -(-rows // max(1, threads)))
-    lanes = name == "Q4_K" and imat is not None and q4k.available()
+    lanes = name == "Q4_K" and imat is not None and _q4k().available()
 
     def chunk(start_row: int) -> int:
         n = min(step, rows - start_row)
         if lanes:  # ggml's arithmetic with sub-blocks as SIMD lanes: the same bytes, 6x faster
-            blocks = q4k.quantize_rows(w[start_row:start_row + n], imat)
+            blocks = _q4k().quantize_rows(w[start_row:start_row + n], imat)
             if blocks is not None:  # None: values beyond nearest_int's range; ggml decides
                 out[start_row:start_row + n] = blocks
                 return blocks.nbytes
