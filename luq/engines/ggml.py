@@ -2,10 +2,10 @@
 
 ``ggml_quantize_chunk`` is the function ``llama-quantize`` calls for every tensor, so a tensor
 quantized here is bit-for-bit what llama.cpp would write for the same type and importance
-matrix. The wheel ships only the shared libraries, hence the thin binding. Q4_K with an
-importance matrix, the default high setting, runs ggml's arithmetic in :mod:`luq.engines.q4k`
-(the same bytes, sub-blocks as SIMD lanes; numba is imported then, not before) unless
-``LUQ_GGML_ONLY`` is set or the machine is not x86-64.
+matrix. The wheel ships only the shared libraries, hence the thin binding. Q4_K and IQ1_M with
+an importance matrix run ggml's arithmetic in :mod:`luq.engines.q4k` and
+:mod:`luq.engines.iq1m` (the same bytes, sub-blocks as SIMD lanes; numba is imported then, not
+before) unless ``LUQ_GGML_ONLY`` is set or the machine is not x86-64.
 :func:`requantize_gguf` rewrites a whole GGUF with per-tensor types, as ``llama-quantize``.
 """
 
@@ -24,10 +24,17 @@ from luq.progress import Progress
 PARALLEL_WEIGHTS = 1 << 20  # smaller tensors are read back in one call, without threads
 
 
-def _q4k():
-    from luq.engines import q4k
+LANES = {"Q4_K": "q4k", "IQ1_M": "iq1m"}  # types whose imatrix search also runs as SIMD lanes
 
-    return q4k
+
+def _lanes(name: str):
+    """The lane-parallel module for ``name`` (imported, with numba, on first use), or None."""
+    if name not in LANES:
+        return None
+    from importlib import import_module
+
+    module = import_module(f"luq.engines.{LANES[name]}")
+    return module if module.available() else None
 
 
 class GGMLMissingError(ImportError):
@@ -120,8 +127,9 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
         ``(rows, row_bytes)`` uint8: the tensor's bytes as a GGUF file stores them.
 
     Raises:
-        ValueError: the row length is not a multiple of the type's block size, or the type
-            needs an importance matrix and none was given.
+        ValueError: the row length is not a multiple of the type's block size, the type
+            needs an importance matrix and none was given, or the weight or the matrix holds
+            NaN or infinity (ggml's i-quant searches abort the process on them: IQ2_XS does).
     """
     lib, qtype = _lib(), type_id(name)
     w = np.ascontiguousarray(weight, dtype=np.float32)
@@ -134,15 +142,19 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
     imat = None if imatrix is None else np.ascontiguousarray(imatrix, dtype=np.float32)
     if imat is not None and imat.shape != (n_per_row,):
         raise ValueError(f"imatrix has shape {imat.shape}, expected ({n_per_row},)")
+    if not np.isfinite(w).all() or (imat is not None and not np.isfinite(imat).all()):
+        raise ValueError(f"cannot quantize to {name}: the "
+                         f"{'weight' if not np.isfinite(w).all() else 'importance matrix'} "
+                         "holds NaN or infinite values")
     out = np.zeros((rows, row_bytes(name, n_per_row)), dtype=np.uint8)
     lib.ggml_quantize_init(qtype)  # builds IQ grids once, before threads race to do it
     step = max(1, -(-rows // max(1, threads)))
-    lanes = name == "Q4_K" and imat is not None and _q4k().available()
+    lanes = None if imat is None else _lanes(name)
 
     def chunk(start_row: int) -> int:
         n = min(step, rows - start_row)
-        if lanes:  # ggml's arithmetic with sub-blocks as SIMD lanes: the same bytes, 6x faster
-            blocks = _q4k().quantize_rows(w[start_row:start_row + n], imat)
+        if lanes:  # ggml's arithmetic with sub-blocks as SIMD lanes: the same bytes, faster
+            blocks = lanes.quantize_rows(w[start_row:start_row + n], imat)
             if blocks is not None:  # None: values beyond nearest_int's range; ggml decides
                 out[start_row:start_row + n] = blocks
                 return blocks.nbytes

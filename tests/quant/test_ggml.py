@@ -19,6 +19,7 @@ from luq.quant import ggml_types
 from luq.quant.registry import dequantize, quantize_weight, weight_nbytes
 from luq.quant.spec import QuantSpec
 from luq.quant.stats import InputStats
+from tests.engines.lane_cases import non_finite
 from tests.engines.tiny_gguf import SPECIALS, sp_tokenizer_dir
 from tests.models.test_architectures import picture
 
@@ -166,3 +167,14 @@ def test_reading_back_in_parallel_row_chunks_gives_the_same_floats(name):
     whole = ggml.dequantize(blocks, name, 1024, threads=1)
     assert np.array_equal(ggml.dequantize(blocks, name, 1024, threads=2), whole)
     assert np.array_equal(ggml.dequantize(blocks, name, 1024, threads=3), whole)
+
+
+@pytest.mark.parametrize("name", ["IQ2_XS", "IQ1_M", "Q4_K", "Q8_0"])
+@pytest.mark.parametrize("case", list(non_finite()))
+def test_nan_or_infinity_is_refused_with_a_message_not_an_abort(case, name):
+    """ggml's IQ2_XS search asserts a grid point was found, which a NaN error never is, and
+    aborts the whole process (a public Space with it): the binding refuses first."""
+    weight, imatrix = non_finite()[case]
+    what = "weight" if "weight" in case else "importance matrix"
+    with pytest.raises(ValueError, match=f"{name}: the {what} holds NaN or infinite"):
+        ggml.quantize(np.tile(weight, (3, 1)), name, imatrix)

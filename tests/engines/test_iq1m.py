@@ -1,0 +1,103 @@
+"""ggml's IQ1_M search with sub-blocks as SIMD lanes (luq/engines/iq1m.py) writes ggml's bytes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from luq.engines import ggml, iq1m
+from tests.engines.lane_cases import cases, exotic, ggml_bytes, non_finite
+
+pytestmark = pytest.mark.skipif(not iq1m.available(), reason="numba missing or LUQ_GGML_ONLY set")
+
+EMBEDDED = Path(__file__).resolve().parents[2] / "assets" / "embedded" / "model.safetensors"
+
+
+@pytest.mark.parametrize("case", list(cases()))
+def test_the_lanes_write_ggml_s_own_bytes(case, monkeypatch):
+    weight, imatrix = cases()[case]
+    ours = iq1m.quantize_rows(weight, imatrix)
+    theirs = ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch)
+    assert ours.shape == theirs.shape == (24, 4 * iq1m.BLOCK_BYTES)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_the_embedded_model_s_weights_give_ggml_s_bytes(monkeypatch):
+    tensors = load_file(EMBEDDED)
+    names = [n for n, t in tensors.items()
+             if n.endswith("proj.weight") and t.ndim == 2 and t.shape[1] % 256 == 0][:3]
+    assert names, "the embedded model has no 256-wide linear rows"
+    rng = np.random.default_rng(3)
+    for name in names:
+        weight = tensors[name].astype(np.float32).astype(np.float16).astype(np.float32)
+        imatrix = (rng.gamma(0.5, size=weight.shape[1]) + 1e-6).astype(np.float32)
+        np.testing.assert_array_equal(iq1m.quantize_rows(weight, imatrix),
+                                      ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch),
+                                      err_msg=name)
+
+
+def test_the_neighbour_tables_are_ggml_s():
+    """Spot checks of iq2xs_init_impl's tables for IQ1_S/IQ1_M: grid patterns map to their
+    index; an off-grid pattern's neighbours are the grid points at its three smallest
+    distances, nearest first and by index within a distance."""
+    grid, kmap, nstart, nlev, nbrs = iq1m.tables()
+    assert grid.shape == (2048, 8) and set(np.unique(grid)) == {0, 1, 2}
+    codes = (grid << (2 * np.arange(8))).sum(axis=1)
+    np.testing.assert_array_equal(kmap[codes], np.arange(2048))
+    valid = [u for u in range(iq1m.KMAP) if all((u >> (2 * k)) & 3 < 3 for k in range(8))]
+    off = [u for u in valid if kmap[u] < 0]
+    assert len(valid) == 3 ** 8 and len(off) == 3 ** 8 - 2048
+    for u in off[::97]:
+        levels = (u >> (2 * np.arange(8))) & 3
+        d2 = ((grid - levels) ** 2).sum(axis=1)
+        mine = nbrs[nstart[u]:nstart[u + 1]]
+        assert sorted(set(d2[mine])) == sorted(set(d2))[:3]
+        assert set(mine) == set(np.flatnonzero(d2 <= sorted(set(d2))[2]))
+        assert list(mine) == sorted(mine, key=lambda g: (d2[g], g))
+        np.testing.assert_array_equal(nlev[:, nstart[u]:nstart[u + 1]], grid[mine].T)
+
+
+def test_ggml_quantize_takes_the_lanes_for_iq1m_with_an_importance_matrix(monkeypatch):
+    rng = np.random.default_rng(1)
+    weight = rng.standard_normal((33, 512), dtype=np.float32)  # an odd row count: two chunks
+    imatrix = rng.random(512, dtype=np.float32)
+    calls = []
+    real = iq1m.quantize_rows
+    monkeypatch.setattr(iq1m, "quantize_rows", lambda w, i: calls.append(w.shape) or real(w, i))
+    fast = ggml.quantize(weight, "IQ1_M", imatrix, threads=2)
+    assert sorted(calls) == [(16, 512), (17, 512)]
+    np.testing.assert_array_equal(fast, ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch))
+    calls.clear()
+    ggml.quantize(weight, "IQ1_S", imatrix)
+    assert calls == []
+
+
+def test_rows_the_block_does_not_divide_are_refused():
+    with pytest.raises(ValueError, match="multiple of 256"):
+        iq1m.quantize_rows(np.zeros((2, 384), np.float32), np.ones(384, np.float32))
+
+
+@pytest.mark.parametrize("case", list(exotic()) + ["huge weights", "huge importance"])
+def test_exotic_values_give_ggml_s_bytes_by_one_path_or_the_other(case, monkeypatch):
+    """Magnitudes whose float32 sums could overflow go to ggml (None); the rest (tiny ranges,
+    denormals) the lanes write; the bytes are ggml's either way."""
+    ones = np.ones(256, np.float32)
+    rng = np.random.default_rng(9)
+    extra = {"huge weights": (rng.standard_normal(256).astype(np.float32) * 1e9, ones),
+             "huge importance": (rng.standard_normal(256).astype(np.float32), ones * 1e9)}
+    weight, imatrix = {**exotic(), **extra}[case]
+    weight = np.tile(weight, (3, 1))
+    ours = iq1m.quantize_rows(weight, imatrix)
+    assert (ours is None) == case.startswith("huge")
+    with np.errstate(all="ignore"):
+        theirs = ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch)
+        np.testing.assert_array_equal(ggml.quantize(weight, "IQ1_M", imatrix, threads=2), theirs)
+    if ours is not None:
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("case", list(non_finite()))
+def test_non_finite_values_are_not_the_lanes_to_decide(case):
+    weight, imatrix = non_finite()[case]
+    assert iq1m.quantize_rows(np.tile(weight, (3, 1)), imatrix) is None
