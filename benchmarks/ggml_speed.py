@@ -10,8 +10,9 @@ ggml's ``to_float``; every block of the model has this shape, so a setting's bui
 the whole decoder is ``--blocks`` times the block's (stated as such). The default llama.cpp
 pair (:mod:`luq.defaults`: Q1_0, Q4_K with its importance matrix) is what the first slider
 move on a real model waits for; the pair the issue first named (IQ1_M, Q4_K) is given too.
-Q4_K with an importance matrix runs in :mod:`luq.engines.q4k` (ggml's bytes, sub-blocks as
-SIMD lanes); ``LUQ_GGML_ONLY=1`` times ggml's own scalar search instead. Each type's one-time
+Q4_K and IQ1_M with an importance matrix run in :mod:`luq.engines.q4k` and
+:mod:`luq.engines.iq1m` (ggml's bytes, sub-blocks as SIMD lanes); ``LUQ_GGML_ONLY=1`` times
+ggml's own scalar searches instead. Each type's one-time
 work (ggml's grids, numba's compile or its cache) is timed apart, on an 8-row slice, as
 ``first_call_s``.
 """
@@ -25,7 +26,7 @@ import torch
 
 from benchmarks.common import print_table, write_result
 from luq import defaults
-from luq.engines import q4k
+from luq.engines import ggml
 from luq.quant import InputStats, QuantSpec, dequantize, quantize_weight
 from luq.quant.ggml_types import OFFERED, TYPES
 
@@ -67,7 +68,7 @@ def main() -> None:
                      "block_mb": round(sum(q.nbytes for q in stored.values()) / 1e6, 3)})
     print_table(rows)
     by_type = {r["type"]: r for r in rows}
-    summary = {"target_s": 60, "q4k_lanes": q4k.available()}
+    summary = {"target_s": 60, "lanes": sorted(t for t in ggml.LANES if ggml.lanes_for(t))}
     for key, pair in PAIRS.items():
         if all(t in by_type for t in pair):
             summary[key] = "+".join(pair)

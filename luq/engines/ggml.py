@@ -27,7 +27,7 @@ PARALLEL_WEIGHTS = 1 << 20  # smaller tensors are read back in one call, without
 LANES = {"Q4_K": "q4k", "IQ1_M": "iq1m"}  # types whose imatrix search also runs as SIMD lanes
 
 
-def _lanes(name: str):
+def lanes_for(name: str):
     """The lane-parallel module for ``name`` (imported, with numba, on first use), or None."""
     if name not in LANES:
         return None
@@ -149,7 +149,7 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
     out = np.zeros((rows, row_bytes(name, n_per_row)), dtype=np.uint8)
     lib.ggml_quantize_init(qtype)  # builds IQ grids once, before threads race to do it
     step = max(1, -(-rows // max(1, threads)))
-    lanes = None if imat is None else _lanes(name)
+    lanes = None if imat is None else lanes_for(name)
 
     def chunk(start_row: int) -> int:
         n = min(step, rows - start_row)

@@ -52,7 +52,7 @@ def _terms(xs, ws, first, t):  # pragma: no cover - compiled
 
 
 @jit
-def _splits(t, best, scale, b1, b2, bk):  # pragma: no cover - compiled
+def _splits(t, best, scale, code):  # pragma: no cover - compiled
     """Every split (i1, i2) and shift k in ggml's order, for all lanes: sums continue from the
     shared prefix (level 0 before i1, level 1 before i2), then add level 2 from i2 on. The
     sums are rows of 8 * lanes floats (``t`` flattened), one vector loop each."""
@@ -63,27 +63,31 @@ def _splits(t, best, scale, b1, b2, bk):  # pragma: no cover - compiled
     acc = np.empty(8 * lanes, np.float32)
     for s in range(lanes):
         best[s] = -FMAX
-        b1[s] = -1
-        b2[s] = -1
-        bk[s] = -1
+        code[s] = -1
     for i1 in range(SUB + 1):
-        mid[:] = pre
+        for e in range(8 * lanes):  # explicit loops: numba's slice copy does not vectorize
+            mid[e] = pre[e]
         for i2 in range(i1, SUB + 1):
-            acc[:] = mid
-            for j in range(i2, SUB):
+            if i2 < SUB:
+                row = tf[2, i2]
+                for e in range(8 * lanes):
+                    acc[e] = mid[e] + row[e]
+            else:
+                for e in range(8 * lanes):
+                    acc[e] = mid[e]
+            for j in range(i2 + 1, SUB):
                 row = tf[2, j]
                 for e in range(8 * lanes):
                     acc[e] += row[e]
             for k in range(4):
+                c = (i1 * (SUB + 1) + i2) * 4 + k  # the split and shift, one number
                 for s in range(lanes):
                     sx, sq = acc[k * lanes + s], acc[(4 + k) * lanes + s]
                     better = (sq > F0) & (sx * sx > best[s] * sq)
                     sc = sx / sq
                     best[s] = sc * sx if better else best[s]
                     scale[s] = sc if better else scale[s]
-                    b1[s] = i1 if better else b1[s]
-                    b2[s] = i2 if better else b2[s]
-                    bk[s] = k if better else bk[s]
+                    code[s] = c if better else code[s]
             if i2 < SUB:
                 row = tf[1, i2]
                 for e in range(8 * lanes):
@@ -123,7 +127,8 @@ def _grid(x, w, sc, shift, lv, kmap, nstart, nlev, nbrs, grid, index, err, d2): 
                     err[lvl, i] = w[8 * h + i] * diff * diff
             st, cnt = nstart[u], nstart[u + 1] - nstart[u]
             out = d2[:cnt]
-            out[:] = F0
+            for e in range(cnt):
+                out[e] = F0
             for i in range(8):  # int8 levels and slices: the loop vectorizes
                 e0, e1, e2 = err[0, i], err[1, i], err[2, i]
                 row = nlev[i, st:st + cnt]
@@ -131,11 +136,14 @@ def _grid(x, w, sc, shift, lv, kmap, nstart, nlev, nbrs, grid, index, err, d2): 
                     lvl = row[e]
                     a = e1 if lvl == 1 else e2
                     out[e] += e0 if lvl == 0 else a
-            bs = FMAX
+            bs = FMAX  # the first smallest error below FLT_MAX, as ggml's `d2 < best_score`
             for e in range(cnt):
-                if out[e] < bs:
-                    bs = out[e]
-                    gi = nbrs[st + e]
+                bs = min(bs, out[e])
+            if bs < FMAX:
+                e = 0
+                while out[e] != bs:
+                    e += 1
+                gi = nbrs[st + e]
             if gi < 0:
                 return np.float32(-1)
         index[h] = gi
@@ -171,9 +179,7 @@ def search(x, qw, kmap, nstart, nlev, nbrs, grid, index, scales, shifts, wout): 
     t = np.empty((3, SUB, 8, lanes), np.float32)
     best = np.empty(lanes, np.float32)
     scale = np.empty(lanes, np.float32)
-    b1 = np.empty(lanes, np.int64)
-    b2 = np.empty(lanes, np.int64)
-    bk = np.empty(lanes, np.int64)
+    code = np.empty(lanes, np.int64)
     skip = np.empty(lanes, np.bool_)
     vals = np.empty(SUB, np.float32)
     order = np.empty(SUB, np.int64)
@@ -219,7 +225,7 @@ def search(x, qw, kmap, nstart, nlev, nbrs, grid, index, scales, shifts, wout): 
                     first[j, s] = order[j] < SUB // 2
                     perm[j, s] = order[j]
         _terms(xs, ws, first, t)
-        _splits(t, best, scale, b1, b2, bk)
+        _splits(t, best, scale, code)
         for k in range(g):
             b = g0 + k
             for ib in range(SUB):
@@ -228,11 +234,12 @@ def search(x, qw, kmap, nstart, nlev, nbrs, grid, index, scales, shifts, wout): 
                 index[b, ib, 1] = 0
                 scales[b, ib] = F0
                 shifts[b, ib] = 0
-                if skip[s] or b1[s] < 0 or b2[s] < 0 or bk[s] < 0:
+                if skip[s] or code[s] < 0:
                     continue
+                b1, b2 = code[s] // (4 * (SUB + 1)), code[s] // 4 % (SUB + 1)
                 for j in range(SUB):
-                    lv[perm[j, s]] = 0 if j < b1[s] else (1 if j < b2[s] else 2)
-                sc, shift = scale[s], bk[s]
+                    lv[perm[j, s]] = 0 if j < b1 else (1 if j < b2 else 2)
+                sc, shift = scale[s], code[s] % 4
                 if sc < F0:
                     for j in range(SUB):
                         lv[j] = 2 - lv[j]

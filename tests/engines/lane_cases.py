@@ -10,7 +10,7 @@ def ggml_bytes(weight, imatrix, name, monkeypatch):
     """What ggml itself writes (the lanes switched off)."""
     with monkeypatch.context() as m:
         m.setenv("LUQ_GGML_ONLY", "1")
-        assert ggml._lanes(name) is None
+        assert ggml.lanes_for(name) is None
         return ggml.quantize(weight, name, imatrix, threads=1)
 
 
