@@ -151,9 +151,11 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
         raise ValueError(f"cannot quantize to {name}: the importance matrix has negative "
                          "entries (it is a mean of squared activations)")
     out = np.zeros((rows, row_bytes(name, n_per_row)), dtype=np.uint8)
-    lib.ggml_quantize_init(qtype)  # builds IQ grids once, before threads race to do it
     step = max(1, -(-rows // max(1, threads)))
     lanes = None if imat is None else lanes_for(name)
+    if lanes is None:  # ggml's IQ grids (8 s for IQ1_S/IQ1_M), built once; the lanes have
+        lib.ggml_quantize_init(qtype)  # their own, and ggml_quantize_chunk builds them (under
+        # ggml's critical section) in the rare case the lanes hand a chunk back
 
     def chunk(start_row: int) -> int:
         n = min(step, rows - start_row)
