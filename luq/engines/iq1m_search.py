@@ -23,8 +23,8 @@ HALF, F15 = np.float32(0.5), np.float32(15)
 DELTA = np.float32(0.125)  # IQ1M_DELTA
 EPS = np.float32(1e-7)  # GROUP_MAX_EPS_IQ1_M
 FMAX = np.float32(np.finfo(np.float32).max)
-XP = np.array([-1 + 0.125, 0.125, 1 + 0.125], np.float32)  # x_p: levels with shift +delta
-XM = np.array([-1 - 0.125, -0.125, 1 - 0.125], np.float32)  # x_m: levels with shift -delta
+XP = np.array([-1 + DELTA, DELTA, 1 + DELTA], np.float32)  # x_p: levels with shift +delta
+XM = np.array([-1 - DELTA, -DELTA, 1 - DELTA], np.float32)  # x_m: levels with shift -delta
 
 
 @jit
@@ -162,6 +162,42 @@ def _grid(x, w, sc, shift, lv, kmap, nstart, nlev, nbrs, grid, index, err, d2): 
     return sc
 
 
+def _network(lo: int, hi: int):
+    """Batcher's odd-even merge sort of positions lo..hi (inclusive): comparator pairs."""
+    def merge(lo, hi, r):
+        step = 2 * r
+        if step < hi - lo:
+            yield from merge(lo, hi, step)
+            yield from merge(lo + r, hi, step)
+            yield from ((i, i + r) for i in range(lo + r, hi - r, step))
+        else:
+            yield lo, lo + r
+
+    if hi > lo:
+        mid = (lo + hi) // 2
+        yield from _network(lo, mid)
+        yield from _network(mid + 1, hi)
+        yield from merge(lo, hi, 1)
+
+
+NETWORK = np.array(list(_network(0, SUB - 1)), np.int64)  # 63 comparators
+
+
+@jit
+def _sort(xs, perm):  # pragma: no cover - compiled
+    """Sorts every lane's 16 values ascending, ties by position: what a stable sort (glibc's
+    qsort, a merge sort) gives, as a sorting network of compare-exchanges, all lanes at once."""
+    for c in range(NETWORK.shape[0]):
+        a, b = NETWORK[c, 0], NETWORK[c, 1]
+        for s in range(xs.shape[1]):
+            va, vb, pa, pb = xs[a, s], xs[b, s], perm[a, s], perm[b, s]
+            swap = (vb < va) | ((vb == va) & (pb < pa))
+            xs[a, s] = vb if swap else va
+            xs[b, s] = va if swap else vb
+            perm[a, s] = pb if swap else pa
+            perm[b, s] = pa if swap else pb
+
+
 @jit
 def search(x, qw, kmap, nstart, nlev, nbrs, grid, index, scales, shifts, wout):  # pragma: no cover
     """Per 16-weight sub-block: sort, the split search, the grid step. ``x``: (blocks, 256)
@@ -175,14 +211,12 @@ def search(x, qw, kmap, nstart, nlev, nbrs, grid, index, scales, shifts, wout): 
     xs = np.empty((SUB, lanes), np.float32)
     ws = np.empty((SUB, lanes), np.float32)
     first = np.empty((SUB, lanes), np.bool_)
-    perm = np.empty((SUB, lanes), np.int64)
+    perm = np.empty((SUB, lanes), np.int32)
     t = np.empty((3, SUB, 8, lanes), np.float32)
     best = np.empty(lanes, np.float32)
     scale = np.empty(lanes, np.float32)
     code = np.empty(lanes, np.int64)
     skip = np.empty(lanes, np.bool_)
-    vals = np.empty(SUB, np.float32)
-    order = np.empty(SUB, np.int64)
     lv = np.empty(SUB, np.int64)
     err = np.empty((3, 8), np.float32)
     d2 = np.empty(np.max(nstart[1:] - nstart[:-1]), np.float32)
@@ -206,24 +240,17 @@ def search(x, qw, kmap, nstart, nlev, nbrs, grid, index, scales, shifts, wout): 
                 s = k * SUB + ib
                 mx = abs(x[b, SUB * ib])
                 for i in range(SUB):
-                    vals[i] = x[b, SUB * ib + i]
-                    order[i] = i
-                    mx = max(mx, abs(vals[i]))
+                    xs[i, s] = x[b, SUB * ib + i]
+                    perm[i, s] = i
+                    mx = max(mx, abs(xs[i, s]))
                 skip[s] = mx < EPS
-                for i in range(1, SUB):  # stable insertion sort: glibc's qsort is a merge sort
-                    v, o = vals[i], order[i]
-                    j = i - 1
-                    while j >= 0 and vals[j] > v:
-                        vals[j + 1] = vals[j]
-                        order[j + 1] = order[j]
-                        j -= 1
-                    vals[j + 1] = v
-                    order[j + 1] = o
+        _sort(xs, perm)
+        for k in range(g):
+            for ib in range(SUB):
+                s = k * SUB + ib
                 for j in range(SUB):
-                    xs[j, s] = vals[j]
-                    ws[j, s] = wout[b, SUB * ib + order[j]]
-                    first[j, s] = order[j] < SUB // 2
-                    perm[j, s] = order[j]
+                    ws[j, s] = wout[g0 + k, SUB * ib + perm[j, s]]
+                    first[j, s] = perm[j, s] < SUB // 2
         _terms(xs, ws, first, t)
         _splits(t, best, scale, code)
         for k in range(g):

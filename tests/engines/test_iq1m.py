@@ -119,3 +119,23 @@ def test_exotic_values_give_ggml_s_bytes_by_one_path_or_the_other(case, monkeypa
 def test_non_finite_values_are_not_the_lanes_to_decide(case):
     weight, imatrix = non_finite()[case]
     assert iq1m.quantize_rows(np.tile(weight, (3, 1)), imatrix) is None
+
+
+def test_the_sorting_network_sorts_as_a_stable_sort():
+    """0-1 principle: a comparator network that sorts every 0/1 input sorts every input; ties
+    (and -0.0 against 0.0) keep their positions' order, as glibc's merge sort does."""
+    from luq.engines.iq1m_search import _sort
+
+    bits = (np.arange(1 << 16)[None, :] >> np.arange(16)[:, None]) & 1
+    xs = bits.astype(np.float32)
+    perm = np.tile(np.arange(16, dtype=np.int32)[:, None], (1, xs.shape[1]))
+    _sort(xs, perm)
+    np.testing.assert_array_equal(xs, np.sort(bits, axis=0))
+    np.testing.assert_array_equal(perm, np.argsort(bits, axis=0, kind="stable"))
+    rng = np.random.default_rng(2)
+    values = rng.choice(np.array([-1, -0.0, 0.0, 0.5, 2], np.float32), size=(16, 500))
+    xs, perm = values.copy(), np.tile(np.arange(16, dtype=np.int32)[:, None], (1, 500))
+    _sort(xs, perm)
+    order = np.argsort(values, axis=0, kind="stable")
+    np.testing.assert_array_equal(perm, order)
+    np.testing.assert_array_equal(np.signbit(xs), np.signbit(np.take_along_axis(values, order, 0)))
