@@ -22,7 +22,7 @@ from functools import cache
 import numpy as np
 
 from luq.engines.iq1m_search import SUB, search, superscale
-from luq.engines.q4k import available  # noqa: F401 - the same conditions as the Q4_K lanes
+from luq.engines.q4k import available, superblocks  # noqa: F401 - available: as for Q4_K
 from luq.engines.q4k_search import QK_K
 
 BLOCK_BYTES = 56  # 32 bytes of grid indices' low bits, 16 of high bits + shifts, 8 of scales
@@ -89,15 +89,13 @@ def quantize_rows(weight: np.ndarray, imatrix: np.ndarray) -> np.ndarray | None:
     importance ``imatrix`` (n_per_row,): ``(rows, n_per_row // 256 * 56)`` uint8, the bytes
     ``ggml_quantize_chunk(GGML_TYPE_IQ1_M, ..., imatrix)`` writes; None where ggml must decide
     (module docstring)."""
-    rows, n = weight.shape
-    if n % QK_K:
-        raise ValueError(f"IQ1_M needs rows of a multiple of {QK_K} weights, got {n}")
-    x = np.ascontiguousarray(weight, dtype=np.float32).reshape(-1, QK_K)
-    qw = np.ascontiguousarray(imatrix, dtype=np.float32).reshape(n // QK_K, QK_K)
-    if not (np.isfinite(x).all() and np.isfinite(qw).all()):
+    blocks = superblocks(weight, imatrix, "IQ1_M")
+    if blocks is None:
         return None
+    x, qw = blocks
     if x.size and (np.abs(x).max() > SAFE or np.abs(qw).max() > SAFE):
         return None
+    rows = weight.shape[0]
     grid, kmap, nstart, nlev, nbrs = tables()
     nb = x.shape[0]
     index = np.empty((nb, SUB, 2), np.int64)

@@ -82,19 +82,31 @@ def _codes(x, dm16, scb, lsearch, out):  # pragma: no cover - compiled
     return big
 
 
+def superblocks(weight: np.ndarray, imatrix: np.ndarray,
+                name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """``weight`` (rows, n_per_row) as float32 rows of 256-weight super-blocks and ``imatrix``
+    as (n_per_row // 256, 256), what the lane kernels read; None when a value is not finite
+    (ggml decides those rows). Raises ValueError when 256 does not divide n_per_row."""
+    n = weight.shape[1]
+    if n % QK_K:
+        raise ValueError(f"{name} needs rows of a multiple of {QK_K} weights, got {n}")
+    x = np.ascontiguousarray(weight, dtype=np.float32).reshape(-1, QK_K)
+    qw = np.ascontiguousarray(imatrix, dtype=np.float32).reshape(n // QK_K, QK_K)
+    if not (np.isfinite(x).all() and np.isfinite(qw).all()):
+        return None
+    return x, qw
+
+
 def quantize_rows(weight: np.ndarray, imatrix: np.ndarray) -> np.ndarray | None:
     """Q4_K blocks of ``weight`` (rows, n_per_row; n_per_row a multiple of 256) with the
     importance ``imatrix`` (n_per_row,): ``(rows, n_per_row // 256 * 144)`` uint8, the bytes
     ``ggml_quantize_chunk(GGML_TYPE_Q4_K, ..., imatrix)`` writes; None where a value leaves
     the range in which they are ggml's (module docstring): the caller asks ggml then."""
-    rows, n = weight.shape
-    if n % QK_K:
-        raise ValueError(f"Q4_K needs rows of a multiple of {QK_K} weights, got {n}")
-    x = np.ascontiguousarray(weight, dtype=np.float32).reshape(-1, QK_K)
-    qw = np.ascontiguousarray(imatrix, dtype=np.float32).reshape(n // QK_K, QK_K)
-    if not (np.isfinite(x).all() and np.isfinite(qw).all()):
+    blocks = superblocks(weight, imatrix, "Q4_K")
+    if blocks is None:
         return None
-    nb = x.shape[0]
+    x, qw = blocks
+    rows, nb = weight.shape[0], x.shape[0]
     lsearch = np.empty((nb, QK_K), np.uint8)
     ls = np.empty((nb, 8), np.uint8)
     lm = np.empty((nb, 8), np.uint8)

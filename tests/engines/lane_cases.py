@@ -1,9 +1,14 @@
 """Inputs on which a lane-parallel port of a ggml quantizer (luq/engines/q4k.py, iq1m.py) must
 write ggml's own bytes, and ggml's bytes for them."""
 
+from pathlib import Path
+
 import numpy as np
+from safetensors.numpy import load_file
 
 from luq.engines import ggml
+
+EMBEDDED = Path(__file__).resolve().parents[2] / "assets" / "embedded" / "model.safetensors"
 
 
 def ggml_bytes(weight, imatrix, name, monkeypatch):
@@ -12,6 +17,28 @@ def ggml_bytes(weight, imatrix, name, monkeypatch):
         m.setenv("LUQ_GGML_ONLY", "1")
         assert ggml.lanes_for(name) is None
         return ggml.quantize(weight, name, imatrix, threads=1)
+
+
+def assert_ggml_bytes(lanes, name, weight, imatrix, monkeypatch):
+    """``lanes.quantize_rows`` writes what ggml writes for ``name``, to the byte."""
+    ours = lanes.quantize_rows(weight, imatrix)
+    theirs = ggml_bytes(weight, imatrix, name, monkeypatch)
+    assert ours.shape == theirs.shape == (weight.shape[0],
+                                          weight.shape[1] // 256 * lanes.BLOCK_BYTES)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def embedded_rows():
+    """Three of the embedded model's 256-wide linear weights (fp16-rounded, as the ``ggml``
+    method quantizes them), each with a random importance matrix."""
+    tensors = load_file(EMBEDDED)
+    names = [n for n, t in tensors.items()
+             if n.endswith("proj.weight") and t.ndim == 2 and t.shape[1] % 256 == 0][:3]
+    assert names, "the embedded model has no 256-wide linear rows"
+    rng = np.random.default_rng(3)
+    return {name: (tensors[name].astype(np.float32).astype(np.float16).astype(np.float32),
+                   (rng.gamma(0.5, size=tensors[name].shape[1]) + 1e-6).astype(np.float32))
+            for name in names}
 
 
 def cases():

@@ -6,37 +6,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
 
 from luq.engines import ggml, iq1m
-from tests.engines.lane_cases import cases, exotic, ggml_bytes, non_finite
+from tests.engines.lane_cases import (
+    assert_ggml_bytes,
+    cases,
+    embedded_rows,
+    exotic,
+    ggml_bytes,
+    non_finite,
+)
 
 pytestmark = pytest.mark.skipif(not iq1m.available(), reason="numba missing or LUQ_GGML_ONLY set")
-
-EMBEDDED = Path(__file__).resolve().parents[2] / "assets" / "embedded" / "model.safetensors"
 
 
 @pytest.mark.parametrize("case", list(cases()))
 def test_the_lanes_write_ggml_s_own_bytes(case, monkeypatch):
-    weight, imatrix = cases()[case]
-    ours = iq1m.quantize_rows(weight, imatrix)
-    theirs = ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch)
-    assert ours.shape == theirs.shape == (24, 4 * iq1m.BLOCK_BYTES)
-    np.testing.assert_array_equal(ours, theirs)
+    assert_ggml_bytes(iq1m, "IQ1_M", *cases()[case], monkeypatch)
 
 
 def test_the_embedded_model_s_weights_give_ggml_s_bytes(monkeypatch):
-    tensors = load_file(EMBEDDED)
-    names = [n for n, t in tensors.items()
-             if n.endswith("proj.weight") and t.ndim == 2 and t.shape[1] % 256 == 0][:3]
-    assert names, "the embedded model has no 256-wide linear rows"
-    rng = np.random.default_rng(3)
-    for name in names:
-        weight = tensors[name].astype(np.float32).astype(np.float16).astype(np.float32)
-        imatrix = (rng.gamma(0.5, size=weight.shape[1]) + 1e-6).astype(np.float32)
-        np.testing.assert_array_equal(iq1m.quantize_rows(weight, imatrix),
-                                      ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch),
-                                      err_msg=name)
+    for weight, imatrix in embedded_rows().values():
+        assert_ggml_bytes(iq1m, "IQ1_M", weight, imatrix, monkeypatch)
 
 
 def _ggml_source_grid():

@@ -1,40 +1,29 @@
 """ggml's Q4_K search with sub-blocks as SIMD lanes (luq/engines/q4k.py) writes ggml's bytes."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
 
 from luq.engines import ggml, q4k
-from tests.engines.lane_cases import cases, exotic, ggml_bytes, non_finite
+from tests.engines.lane_cases import (
+    assert_ggml_bytes,
+    cases,
+    embedded_rows,
+    exotic,
+    ggml_bytes,
+    non_finite,
+)
 
 pytestmark = pytest.mark.skipif(not q4k.available(), reason="numba missing or LUQ_GGML_ONLY set")
-
-EMBEDDED = Path(__file__).resolve().parents[2] / "assets" / "embedded" / "model.safetensors"
 
 
 @pytest.mark.parametrize("case", list(cases()))
 def test_the_lanes_write_ggml_s_own_bytes(case, monkeypatch):
-    weight, imatrix = cases()[case]
-    ours = q4k.quantize_rows(weight, imatrix)
-    theirs = ggml_bytes(weight, imatrix, "Q4_K", monkeypatch)
-    assert ours.shape == theirs.shape == (24, 4 * q4k.BLOCK_BYTES)
-    np.testing.assert_array_equal(ours, theirs)
+    assert_ggml_bytes(q4k, "Q4_K", *cases()[case], monkeypatch)
 
 
 def test_the_embedded_model_s_weights_give_ggml_s_bytes(monkeypatch):
-    tensors = load_file(EMBEDDED)
-    names = [n for n, t in tensors.items()
-             if n.endswith("proj.weight") and t.ndim == 2 and t.shape[1] % 256 == 0][:3]
-    assert names, "the embedded model has no 256-wide linear rows"
-    rng = np.random.default_rng(3)
-    for name in names:
-        weight = tensors[name].astype(np.float32).astype(np.float16).astype(np.float32)
-        imatrix = (rng.gamma(0.5, size=weight.shape[1]) + 1e-6).astype(np.float32)
-        np.testing.assert_array_equal(q4k.quantize_rows(weight, imatrix),
-                                      ggml_bytes(weight, imatrix, "Q4_K", monkeypatch),
-                                      err_msg=name)
+    for weight, imatrix in embedded_rows().values():
+        assert_ggml_bytes(q4k, "Q4_K", weight, imatrix, monkeypatch)
 
 
 def test_ggml_quantize_takes_the_lanes_for_q4k_with_an_importance_matrix(monkeypatch):
