@@ -2,10 +2,11 @@
 
 ``ggml_quantize_chunk`` is the function ``llama-quantize`` calls for every tensor, so a tensor
 quantized here is bit-for-bit what llama.cpp would write for the same type and importance
-matrix. The wheel ships only the shared libraries, hence the thin binding. Q4_K and IQ1_M with
-an importance matrix run ggml's arithmetic in :mod:`luq.engines.q4k` and
-:mod:`luq.engines.iq1m` (the same bytes, sub-blocks as SIMD lanes; numba is imported then, not
-before) unless ``LUQ_GGML_ONLY`` is set or the machine is not x86-64.
+matrix. The wheel ships only the shared libraries, hence the thin binding. Q4_K, Q2_K and IQ1_M
+with an importance matrix run ggml's arithmetic in :mod:`luq.engines.q4k`,
+:mod:`luq.engines.q2k` and :mod:`luq.engines.iq1m` (the same bytes, sub-blocks as SIMD lanes;
+numba is imported then, not before) unless ``LUQ_GGML_ONLY`` is set or the machine is not
+x86-64.
 :func:`requantize_gguf` rewrites a whole GGUF with per-tensor types, as ``llama-quantize``.
 """
 
@@ -24,7 +25,7 @@ from luq.progress import Progress
 PARALLEL_WEIGHTS = 1 << 20  # smaller tensors are read back in one call, without threads
 
 
-LANES = {"Q4_K": "q4k", "IQ1_M": "iq1m"}  # types whose imatrix search also runs as SIMD lanes
+LANES = {"Q4_K": "q4k", "IQ1_M": "iq1m", "Q2_K": "q2k"}  # imatrix searches also run as lanes
 
 
 def lanes_for(name: str):
