@@ -21,9 +21,9 @@ from functools import cache
 
 import numpy as np
 
-from luq.engines.iq1m_search import SUB, search, superscale
+from luq.engines.iq1m_search import F1, F15, FMAX, HALF, SUB, half_levels, search
+from luq.engines.kq_search import F0, QK_K, jit
 from luq.engines.q4k import available, superblocks  # noqa: F401 - available: as for Q4_K
-from luq.engines.q4k_search import QK_K
 
 BLOCK_BYTES = 56  # 32 bytes of grid indices' low bits, 16 of high bits + shifts, 8 of scales
 KMAP = 43692  # ggml's kmap_size: patterns of eight 2-bit levels
@@ -58,6 +58,44 @@ def tables() -> tuple[np.ndarray, ...]:
     nstart[1:] = np.cumsum(counts)
     nbrs = np.concatenate(lists).astype(np.int64)
     return grid, kmap, nstart, np.ascontiguousarray(grid[nbrs].T, dtype=np.int8), nbrs
+
+
+@jit
+def superscale(x, wout, grid, index, scales, shifts, ls, d, live):  # pragma: no cover
+    """Per super-block: the 3-bit scales ``ls`` (blocks, 16) and the refit block scale ``d``
+    (before ggml's 1.1125 factor and fp16), as ggml's second loop; ``live[b]`` is False where
+    every sub-block's scale is 0 (ggml then writes no scales and no shift bits). Returns how
+    many blocks' inverse scale was not finite (ggml decides those)."""
+    failed = 0
+    for b in range(x.shape[0]):
+        mxs = F0
+        for ib in range(SUB):
+            mxs = mxs if mxs > scales[b, ib] else scales[b, ib]
+        live[b] = mxs != F0
+        if mxs == F0:
+            d[b] = F0
+            for ib in range(SUB):
+                ls[b, ib] = 0
+            continue
+        dd = mxs / F15
+        inv = F1 / dd
+        failed += not abs(inv) < FMAX
+        sqx = F0
+        sq2 = F0
+        for ib in range(SUB):
+            li = min(np.float32(7), max(F0, np.rint(HALF * (inv * scales[b, ib] - F1))))
+            ls[b, ib] = np.int64(li)
+            f = np.float32(2 * np.int64(li) + 1)
+            for h in range(2):
+                xx = half_levels(shifts[b, ib], h)
+                for j in range(8):
+                    i = SUB * ib + 8 * h + j
+                    wv = wout[b, i]
+                    q = xx[grid[index[b, ib, h], j]] * f
+                    sqx += wv * q * x[b, i]
+                    sq2 += wv * q * q
+        d[b] = sqx / sq2 if sq2 > F0 else dd
+    return failed
 
 
 def _pack(index, shifts, ls, d, live) -> np.ndarray:

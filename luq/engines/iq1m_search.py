@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from luq.engines.q4k_search import F0, F2, FQK, QK_K, jit
+from luq.engines.kq_search import F0, F2, importance, jit
 
 SUB = 16  # IQ1M_BLOCK_SIZE: weights per sub-block
 GROUP = 8  # super-blocks searched side by side: 128 sub-block lanes
@@ -99,7 +99,7 @@ def _splits(t, best, scale, code):  # pragma: no cover - compiled
 
 
 @jit
-def _levels(shift, h):  # pragma: no cover - compiled; ggml's xx for half h of a sub-block
+def half_levels(shift, h):  # pragma: no cover - compiled; ggml's xx for half h of a sub-block
     if h == 0:
         return XP if shift < 2 else XM
     return XP if shift % 2 == 0 else XM
@@ -114,7 +114,7 @@ def _grid(x, w, sc, shift, lv, kmap, nstart, nlev, nbrs, grid, index, err, d2): 
     the grid. Returns the scale, or -1 when no neighbour was found (ggml decides then)."""
     on_grid = True
     for h in range(2):
-        xx = _levels(shift, h)
+        xx = half_levels(shift, h)
         u = 0
         for j in range(8):
             u |= lv[8 * h + j] << (2 * j)
@@ -151,7 +151,7 @@ def _grid(x, w, sc, shift, lv, kmap, nstart, nlev, nbrs, grid, index, err, d2): 
         sqx = F0
         sq2 = F0
         for h in range(2):
-            xx = _levels(shift, h)
+            xx = half_levels(shift, h)
             for j in range(8):
                 wv = w[8 * h + j]
                 q = xx[grid[index[h], j]]
@@ -230,12 +230,7 @@ def search(x, qw, kmap, nstart, nlev, nbrs, grid, index, scales, shifts, wout): 
         for k in range(g):
             b = g0 + k
             c = b % row_blocks
-            sumx2 = F0
-            for i in range(QK_K):
-                sumx2 += x[b, i] * x[b, i]
-            sigma2 = F2 * sumx2 / FQK
-            for i in range(QK_K):
-                wout[b, i] = qw[c, i] * np.sqrt(sigma2 + x[b, i] * x[b, i])
+            importance(x[b], qw[c], F2, wout[b])
             for ib in range(SUB):
                 s = k * SUB + ib
                 mx = abs(x[b, SUB * ib])
@@ -278,42 +273,4 @@ def search(x, qw, kmap, nstart, nlev, nbrs, grid, index, scales, shifts, wout): 
                 failed += sc < F0
                 scales[b, ib] = sc
                 shifts[b, ib] = shift
-    return failed
-
-
-@jit
-def superscale(x, wout, grid, index, scales, shifts, ls, d, live):  # pragma: no cover
-    """Per super-block: the 3-bit scales ``ls`` (blocks, 16) and the refit block scale ``d``
-    (before ggml's 1.1125 factor and fp16), as ggml's second loop; ``live[b]`` is False where
-    every sub-block's scale is 0 (ggml then writes no scales and no shift bits). Returns how
-    many blocks' inverse scale was not finite (ggml decides those)."""
-    failed = 0
-    for b in range(x.shape[0]):
-        mxs = F0
-        for ib in range(SUB):
-            mxs = mxs if mxs > scales[b, ib] else scales[b, ib]
-        live[b] = mxs != F0
-        if mxs == F0:
-            d[b] = F0
-            for ib in range(SUB):
-                ls[b, ib] = 0
-            continue
-        dd = mxs / F15
-        inv = F1 / dd
-        failed += not abs(inv) < FMAX
-        sqx = F0
-        sq2 = F0
-        for ib in range(SUB):
-            li = min(np.float32(7), max(F0, np.rint(HALF * (inv * scales[b, ib] - F1))))
-            ls[b, ib] = np.int64(li)
-            f = np.float32(2 * np.int64(li) + 1)
-            for h in range(2):
-                xx = _levels(shifts[b, ib], h)
-                for j in range(8):
-                    i = SUB * ib + 8 * h + j
-                    wv = wout[b, i]
-                    q = xx[grid[index[b, ib, h], j]] * f
-                    sqx += wv * q * x[b, i]
-                    sq2 += wv * q * q
-        d[b] = sqx / sq2 if sq2 > F0 else dd
     return failed

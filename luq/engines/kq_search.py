@@ -99,6 +99,18 @@ def _qp_quants(x, w, out_l, qmax):  # pragma: no cover - compiled; ggml's make_q
 
 
 @jit
+def importance(x, qw, sigma, out):  # pragma: no cover - compiled
+    """ggml's per-weight importance of one super-block: ``qw * sqrt(sigma2 + x^2)`` with
+    ``sigma2 = sigma * sum(x^2) / 256`` (Q4_K and IQ1_M: sigma 2; Q2_K: 1)."""
+    sum_x2 = F0
+    for i in range(QK_K):
+        sum_x2 += x[i] * x[i]
+    sigma2 = sigma * sum_x2 / FQK
+    for i in range(QK_K):
+        out[i] = qw[i] * np.sqrt(sigma2 + x[i] * x[i])
+
+
+@jit
 def clamp(v, nmax):  # pragma: no cover - compiled; MAX(0, MIN(nmax, nearest_int(v))) in range
     return min(nmax, max(F0, np.rint(v)))
 
@@ -161,25 +173,21 @@ def search(x, qw, lsearch, ls, lm, dm, sub, nmax, qmax, sigma):  # pragma: no co
     deg = np.empty(lanes, np.bool_)
     scales = np.empty(nsub, np.float32)
     mins = np.empty(nsub, np.float32)
+    wrow = np.empty(QK_K, np.float32)
     for g0 in range(0, nblocks, GROUP):
         g = min(GROUP, nblocks - g0)
         n = g * nsub
         for k in range(g):
             b = g0 + k
             c = b % row_blocks
-            sum_x2 = F0
-            for i in range(QK_K):
-                sum_x2 += x[b, i] * x[b, i]
-            sigma2 = sigma * sum_x2 / FQK
+            importance(x[b], qw[c], sigma, wrow)
             for j in range(nsub):
                 s = k * nsub + j
                 sumw = F0
                 for i in range(sub):
-                    v = x[b, sub * j + i]
-                    xt[i, s] = v
-                    wi = qw[c, sub * j + i] * np.sqrt(sigma2 + v * v)
-                    wt[i, s] = wi
-                    sumw += wi
+                    xt[i, s] = x[b, sub * j + i]
+                    wt[i, s] = wrow[sub * j + i]
+                    sumw += wrow[sub * j + i]
                 sw[s] = sumw
         # make_qkx3_quants(sub, nmax, x, weights, L, &min, Laux, -0.9f, 0.05f, 36, false)
         for s in range(n):

@@ -26,9 +26,10 @@ import platform
 
 import numpy as np
 
-from luq.engines.q4k_search import F0, NI_MAX, QK_K, clamp15, jit, numba, search
+from luq.engines.kq_search import F0, NI_MAX, QK_K, clamp, jit, numba, search
 
 BLOCK_BYTES = 144  # fp16 d, fp16 dmin, 12 scale bytes, 128 bytes of 4-bit pairs
+F2, F15, F63 = np.float32(2), np.float32(15), np.float32(63)  # sigma2 factor, code and scale max
 
 
 def available() -> bool:
@@ -75,7 +76,7 @@ def _codes(x, dm16, scb, lsearch, out):  # pragma: no cover - compiled
                 for i in range(32):
                     q = (x[b, 32 * j + i] + dmin) / d
                     big += not abs(q) <= NI_MAX
-                    codes[32 * j + i] = np.uint8(clamp15(q))
+                    codes[32 * j + i] = np.uint8(clamp(q, F15))
         for h in range(4):
             for i in range(32):
                 out[b, 16 + 32 * h + i] = codes[64 * h + i] | (codes[64 * h + 32 + i] << 4)
@@ -111,7 +112,7 @@ def quantize_rows(weight: np.ndarray, imatrix: np.ndarray) -> np.ndarray | None:
     ls = np.empty((nb, 8), np.uint8)
     lm = np.empty((nb, 8), np.uint8)
     dm = np.empty((nb, 2), np.float32)
-    if search(x, qw, lsearch, ls, lm, dm):
+    if search(x, qw, lsearch, ls, lm, dm, 32, F15, F63, F2):
         return None
     with np.errstate(over="ignore"):  # a scale beyond fp16 is inf in ggml too
         dm16 = dm.astype(np.float16)  # GGML_FP32_TO_FP16: round half to even
