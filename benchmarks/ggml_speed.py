@@ -10,9 +10,9 @@ ggml's ``to_float``; every block of the model has this shape, so a setting's bui
 the whole decoder is ``--blocks`` times the block's (stated as such). The default llama.cpp
 pair (:mod:`luq.defaults`: Q1_0, Q4_K with its importance matrix) is what the first slider
 move on a real model waits for; the pair the issue first named (IQ1_M, Q4_K) is given too.
-Q4_K and IQ1_M with an importance matrix run in :mod:`luq.engines.q4k` and
-:mod:`luq.engines.iq1m` (ggml's bytes, sub-blocks as SIMD lanes); ``LUQ_GGML_ONLY=1`` times
-ggml's own scalar searches instead. Each type's one-time
+Q4_K, Q2_K and IQ1_M with an importance matrix run in :mod:`luq.engines.q4k`,
+:mod:`luq.engines.q2k` and :mod:`luq.engines.iq1m` (ggml's bytes, sub-blocks as SIMD lanes);
+``LUQ_GGML_ONLY=1`` times ggml's own scalar searches instead. Each type's one-time
 work (ggml's grids, numba's compile or its cache) is timed apart, on an 8-row slice, as
 ``first_call_s``.
 """

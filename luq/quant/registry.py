@@ -176,7 +176,8 @@ class GGML(QuantMethod):
     The weight is rounded to fp16 first (what ``convert_hf_to_gguf.py`` writes before
     ``llama-quantize`` reads it), quantized row by row by ``ggml_quantize_chunk`` with the
     importance matrix of the calibration inputs (mean ``x**2`` per column, as
-    ``llama-imatrix``; Q4_K's search runs as :mod:`luq.engines.q4k`, the same bytes) and
+    ``llama-imatrix``; Q4_K's, Q2_K's and IQ1_M's searches run as SIMD lanes, the same bytes:
+    :data:`luq.engines.ggml.LANES`) and
     stored as ggml's own block bytes; the forward pass runs the type's
     ``to_float``. So the stored bytes are the GGUF tensor's, and the dense weight is what
     llama.cpp computes with. Rows a type's block does not divide take
