@@ -139,7 +139,7 @@ def _wraps(isc, mx, mn, lo, deg, n):  # pragma: no cover - compiled
 
 
 @jit
-def search(x, qw, lsearch, ls, lm, dm, sub, nmax, qmax, sigma):  # pragma: no cover - compiled
+def _search(x, qw, lsearch, ls, lm, dm, sub, nmax, qmax, sigma):  # pragma: no cover - compiled
     """Per super-block: the sub-blocks' scale/min search (make_qkx3_quants, 36 steps) and the
     quantized scales of them (make_qp_quants). ``x``: (blocks, 256) float32 rows of
     super-blocks; ``qw``: (row_blocks, 256) the importance of a row's super-blocks (block b is
@@ -253,7 +253,7 @@ def search(x, qw, lsearch, ls, lm, dm, sub, nmax, qmax, sigma):  # pragma: no co
                     bmn[s] = mn[s]
                     mn[s] = t_m[s]
         for k in range(g):  # a lane whose weights are all equal (max <= min) keeps codes 0
-            b = g0 + k  # and scale 0: 1 / (15 / 0); its min never changes (its steps are nan)
+            b = g0 + k  # and scale 0: 1 / (nmax / 0); its min never changes (its steps are nan)
             for j in range(nsub):
                 s = k * nsub + j
                 scales[j] = scale[s]
@@ -266,3 +266,11 @@ def search(x, qw, lsearch, ls, lm, dm, sub, nmax, qmax, sigma):  # pragma: no co
             dm[b, 1], big_m = _qp_quants(mins, w_sub, lm[b], qmax)
             big += big_s + big_m
     return big
+
+
+def search(x: np.ndarray, qw: np.ndarray, lsearch: np.ndarray, ls: np.ndarray, lm: np.ndarray,
+           dm: np.ndarray, sub: int, nmax: float, qmax: float, sigma: float) -> int:
+    """:func:`_search` with the type's constants as float32, as ggml's arithmetic has them (a
+    Python float would make numba compute those steps in float64, and the bytes differ)."""
+    return _search(x, qw, lsearch, ls, lm, dm, int(sub), np.float32(nmax), np.float32(qmax),
+                   np.float32(sigma))
