@@ -1,4 +1,5 @@
-"""ggml's IQ1_M search with sub-blocks as SIMD lanes (luq/engines/iq1m.py) writes ggml's bytes."""
+"""IQ1_M's own parts of its lane port (luq/engines/iq1m.py): ggml's tables, the stable sort,
+what it leaves to ggml. The bytes on the shared cases: test_lanes.py."""
 
 import importlib.util
 import re
@@ -8,26 +9,9 @@ import numpy as np
 import pytest
 
 from luq.engines import ggml, iq1m
-from tests.engines.lane_cases import (
-    assert_ggml_bytes,
-    cases,
-    embedded_rows,
-    exotic,
-    ggml_bytes,
-    non_finite,
-)
+from tests.engines.lane_cases import ggml_bytes
 
 pytestmark = pytest.mark.skipif(not iq1m.available(), reason="numba missing or LUQ_GGML_ONLY set")
-
-
-@pytest.mark.parametrize("case", list(cases()))
-def test_the_lanes_write_ggml_s_own_bytes(case, monkeypatch):
-    assert_ggml_bytes(iq1m, "IQ1_M", *cases()[case], monkeypatch)
-
-
-def test_the_embedded_model_s_weights_give_ggml_s_bytes(monkeypatch):
-    for weight, imatrix in embedded_rows().values():
-        assert_ggml_bytes(iq1m, "IQ1_M", weight, imatrix, monkeypatch)
 
 
 def _ggml_source_grid():
@@ -67,49 +51,18 @@ def test_the_grid_and_neighbour_tables_are_ggml_s():
     np.testing.assert_array_equal(nlev, grid[nbrs].T)
 
 
-def test_ggml_quantize_takes_the_lanes_for_iq1m_with_an_importance_matrix(monkeypatch):
-    rng = np.random.default_rng(1)
-    weight = rng.standard_normal((33, 512), dtype=np.float32)  # an odd row count: two chunks
-    imatrix = rng.random(512, dtype=np.float32)
-    calls = []
-    real = iq1m.quantize_rows
-    monkeypatch.setattr(iq1m, "quantize_rows", lambda w, i: calls.append(w.shape) or real(w, i))
-    fast = ggml.quantize(weight, "IQ1_M", imatrix, threads=2)
-    assert sorted(calls) == [(16, 512), (17, 512)]
-    np.testing.assert_array_equal(fast, ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch))
-    calls.clear()
-    ggml.quantize(weight, "IQ1_S", imatrix)
-    assert calls == []
-
-
-def test_rows_the_block_does_not_divide_are_refused():
-    with pytest.raises(ValueError, match="multiple of 256"):
-        iq1m.quantize_rows(np.zeros((2, 384), np.float32), np.ones(384, np.float32))
-
-
-@pytest.mark.parametrize("case", list(exotic()) + ["huge weights", "huge importance"])
-def test_exotic_values_give_ggml_s_bytes_by_one_path_or_the_other(case, monkeypatch):
-    """Magnitudes whose float32 sums could overflow go to ggml (None); the rest (tiny ranges,
-    denormals) the lanes write; the bytes are ggml's either way."""
+@pytest.mark.parametrize("case", ["huge weights", "huge importance"])
+def test_magnitudes_beyond_1e8_are_left_to_ggml(case, monkeypatch):
+    """Where float32 sums could overflow, ggml decides (None), and its bytes come back."""
     ones = np.ones(256, np.float32)
     rng = np.random.default_rng(9)
-    extra = {"huge weights": (rng.standard_normal(256).astype(np.float32) * 1e9, ones),
-             "huge importance": (rng.standard_normal(256).astype(np.float32), ones * 1e9)}
-    weight, imatrix = {**exotic(), **extra}[case]
+    weight, imatrix = {
+        "huge weights": (rng.standard_normal(256).astype(np.float32) * 1e9, ones),
+        "huge importance": (rng.standard_normal(256).astype(np.float32), ones * 1e9)}[case]
     weight = np.tile(weight, (3, 1))
-    ours = iq1m.quantize_rows(weight, imatrix)
-    assert (ours is None) == case.startswith("huge")
-    with np.errstate(all="ignore"):
-        theirs = ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch)
-        np.testing.assert_array_equal(ggml.quantize(weight, "IQ1_M", imatrix, threads=2), theirs)
-    if ours is not None:
-        np.testing.assert_array_equal(ours, theirs)
-
-
-@pytest.mark.parametrize("case", list(non_finite()))
-def test_non_finite_values_are_not_the_lanes_to_decide(case):
-    weight, imatrix = non_finite()[case]
-    assert iq1m.quantize_rows(np.tile(weight, (3, 1)), imatrix) is None
+    assert iq1m.quantize_rows(weight, imatrix) is None
+    np.testing.assert_array_equal(ggml.quantize(weight, "IQ1_M", imatrix, threads=2),
+                                  ggml_bytes(weight, imatrix, "IQ1_M", monkeypatch))
 
 
 def test_the_sorting_network_sorts_as_a_stable_sort():
