@@ -116,6 +116,22 @@ def clamp(v, nmax):  # pragma: no cover - compiled; MAX(0, MIN(nmax, nearest_int
 
 
 @jit
+def requantize(x, d, m, nmax, lsearch, codes):  # pragma: no cover - compiled
+    """One sub-block's final codes from its stored scale ``d`` and minimum ``m``:
+    ``nearest_int((x + m) / d)`` clamped to 0..nmax, or the search's codes ``lsearch`` where
+    ``d`` is 0 (ggml's ``if (!d) continue``). Returns how many left nearest_int's range."""
+    big = 0
+    for i in range(x.shape[0]):
+        if d == F0:
+            codes[i] = lsearch[i]
+        else:
+            q = (x[i] + m) / d
+            big += not abs(q) <= NI_MAX
+            codes[i] = np.uint8(clamp(q, nmax))
+    return big
+
+
+@jit
 def _error(xt, wt, isc, mn, scale, minimum, out, n, nmax):  # pragma: no cover - compiled
     """``out[s]`` = the weighted squared error of lane s's codes at (isc, mn) read back as
     scale * code + minimum, summed first weight to last (make_qkx3_quants' best_mad / mad)."""

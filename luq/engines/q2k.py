@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from luq.engines.kq_search import F0, NI_MAX, clamp, jit, search
+from luq.engines.kq_search import jit, requantize, search
 from luq.engines.q4k import available, superblocks  # noqa: F401 - available: as for Q4_K
 
 BLOCK_BYTES = 84  # 16 scale/min bytes, 64 bytes of 2-bit codes, fp16 d, fp16 dmin
@@ -30,16 +30,10 @@ def _codes(x, dm16, scb, lsearch, out):  # pragma: no cover - compiled
     codes = np.empty(256, np.uint8)
     for b in range(x.shape[0]):
         for j in range(16):
-            d = dm16[b, 0] * np.float32(scb[b, j] & 0xF)
-            m = dm16[b, 1] * np.float32(scb[b, j] >> 4)
-            if d == F0:
-                for i in range(16):
-                    codes[16 * j + i] = lsearch[b, 16 * j + i]
-            else:
-                for i in range(16):
-                    q = (x[b, 16 * j + i] + m) / d
-                    big += not abs(q) <= NI_MAX
-                    codes[16 * j + i] = np.uint8(clamp(q, NMAX))
+            lo = 16 * j
+            big += requantize(x[b, lo:lo + 16], dm16[b, 0] * np.float32(scb[b, j] & 0xF),
+                              dm16[b, 1] * np.float32(scb[b, j] >> 4), NMAX,
+                              lsearch[b, lo:lo + 16], codes[lo:lo + 16])
         for h in range(2):
             for i in range(32):
                 c = 128 * h + i

@@ -26,7 +26,7 @@ import platform
 
 import numpy as np
 
-from luq.engines.kq_search import F0, NI_MAX, QK_K, clamp, jit, numba, search
+from luq.engines.kq_search import QK_K, jit, numba, requantize, search
 
 BLOCK_BYTES = 144  # fp16 d, fp16 dmin, 12 scale bytes, 128 bytes of 4-bit pairs
 F2, F15, F63 = np.float32(2), np.float32(15), np.float32(63)  # sigma2 factor, code and scale max
@@ -67,16 +67,9 @@ def _codes(x, dm16, scb, lsearch, out):  # pragma: no cover - compiled
             else:
                 sc = np.float32((scb[b, j + 4] & 0xF) | ((scb[b, j - 4] >> 6) << 4))
                 m = np.float32((scb[b, j + 4] >> 4) | ((scb[b, j] >> 6) << 4))
-            d = dm16[b, 0] * sc
-            dmin = dm16[b, 1] * m
-            if d == F0:
-                for i in range(32):
-                    codes[32 * j + i] = lsearch[b, 32 * j + i]
-            else:
-                for i in range(32):
-                    q = (x[b, 32 * j + i] + dmin) / d
-                    big += not abs(q) <= NI_MAX
-                    codes[32 * j + i] = np.uint8(clamp(q, F15))
+            lo = 32 * j
+            big += requantize(x[b, lo:lo + 32], dm16[b, 0] * sc, dm16[b, 1] * m, F15,
+                              lsearch[b, lo:lo + 32], codes[lo:lo + 32])
         for h in range(4):
             for i in range(32):
                 out[b, 16 + 32 * h + i] = codes[64 * h + i] | (codes[64 * h + 32 + i] << 4)
