@@ -144,19 +144,21 @@ def quantize(weight: np.ndarray, name: str, imatrix: np.ndarray | None = None,
     imat = None if imatrix is None else np.ascontiguousarray(imatrix, dtype=np.float32)
     if imat is not None and imat.shape != (n_per_row,):
         raise ValueError(f"imatrix has shape {imat.shape}, expected ({n_per_row},)")
-    if not np.isfinite(w).all() or (imat is not None and not np.isfinite(imat).all()):
-        raise ValueError(f"cannot quantize to {name}: the "
-                         f"{'weight' if not np.isfinite(w).all() else 'importance matrix'} "
-                         "holds NaN or infinite values")
+    for what, values in (("weight", w), ("importance matrix", imat)):
+        if values is not None and not np.isfinite(values).all():
+            raise ValueError(f"cannot quantize to {name}: the {what} holds NaN or infinite "
+                             "values")
     if imat is not None and (imat < 0).any():
         raise ValueError(f"cannot quantize to {name}: the importance matrix has negative "
                          "entries (it is a mean of squared activations)")
     out = np.zeros((rows, row_bytes(name, n_per_row)), dtype=np.uint8)
     step = max(1, -(-rows // max(1, threads)))
     lanes = None if imat is None else lanes_for(name)
-    if lanes is None:  # ggml's IQ grids (8 s for IQ1_S/IQ1_M), built once; the lanes have
-        lib.ggml_quantize_init(qtype)  # their own, and ggml_quantize_chunk builds them (under
-        # ggml's critical section) in the rare case the lanes hand a chunk back
+    # ggml's IQ grids (8 s for IQ1_S/IQ1_M) are built once, before the threads start, and only
+    # when ggml quantizes: the lanes have their own tables, and in the rare case they hand a
+    # chunk back, ggml_quantize_chunk builds the grids itself under ggml's critical section.
+    if lanes is None:
+        lib.ggml_quantize_init(qtype)
 
     def chunk(start_row: int) -> int:
         n = min(step, rows - start_row)
